@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+/* Read-only views of endpoints for shmq stat, and removal for shmq rm. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+
+#include "atomics.h"
+#include "internal.h"
+#include "shmq.h"
+
+static void fill_slot(const struct seg *sg, const struct geometry *g, uint32_t i,
+		      shmq_slot_info *out)
+{
+	struct slot_ctl *c = slot_ctl(sg->base, g, i);
+	uint32_t st = load_acquire(&c->state);
+	uint64_t rq_p = load_acquire(&c->req.prod), rq_c = load_acquire(&c->req.cons);
+	uint64_t rp_p = load_acquire(&c->rep.prod), rp_c = load_acquire(&c->rep.cons);
+	*out = (shmq_slot_info){
+		.slot = i,
+		.gen = load_relaxed(&c->gen),
+		.state = st == SLOT_FREE ? 0 : st == SLOT_CONNECTED ? 1 : 2,
+		.pid = load_relaxed(&c->pid),
+		.uid = load_relaxed(&c->uid),
+		.alive = lock_held(sg->lock_fd, slot_lock_byte(i)) == 1,
+		.req_bytes = rq_p,
+		.req_depth = rq_p - rq_c <= g->ring_size ? rq_p - rq_c : 0,
+		.rep_bytes = rp_p,
+		.rep_depth = rp_p - rp_c <= g->ring_size ? rp_p - rp_c : 0,
+		.msgs_in = load_relaxed(&c->msgs_in),
+		.msgs_out = load_relaxed(&c->msgs_out),
+	};
+}
+
+int shmq_inspect(const shmq_config *cfg, shmq_endpoint_info *info, shmq_slot_info *slots,
+		 size_t n)
+{
+	if (!cfg || !info || (!slots && n))
+		return -EINVAL;
+	struct seg sg;
+	int rc = seg_address(&sg, cfg);
+	if (rc < 0)
+		return rc;
+	/* Any mode: we only read, and we only report. */
+	if ((rc = seg_attach(&sg, 0777u, 1)) < 0)
+		return rc;
+	struct geometry g;
+	if ((rc = seg_validate(sg.base, sg.size, &g)) < 0) {
+		seg_detach(&sg);
+		return rc;
+	}
+	const struct seg_header *h = sg.base;
+	struct stat st;
+	memset(info, 0, sizeof(*info));
+	info->key = sg.backend == SEG_SYSV ? sg.key : 0;
+	if (sg.backend == SEG_POSIX)
+		snprintf(info->name, sizeof(info->name), "%s", sg.name);
+	info->live = load_acquire(&h->state) == EP_READY && lock_held(sg.lock_fd, 0) == 1;
+	info->server_pid = *(const volatile int32_t *)&h->server_pid;
+	info->server_uid = *(const volatile uint32_t *)&h->server_uid;
+	info->mode = fstat(sg.lock_fd, &st) == 0 ? (st.st_mode & 0777u) : 0;
+	info->size = sg.size;
+	info->slots = g.slots;
+	info->ring_size = g.ring_size;
+	for (uint32_t i = 0; i < g.slots; i++) {
+		shmq_slot_info si;
+		fill_slot(&sg, &g, i, &si);
+		if (si.state != 0)
+			info->clients++;
+		if (i < n)
+			slots[i] = si;
+	}
+	seg_detach(&sg);
+	return (int)g.slots;
+}
+
+static void add(shmq_endpoint_info *out, size_t n, int *count, const shmq_config *cfg)
+{
+	shmq_endpoint_info info;
+	if (shmq_inspect(cfg, &info, NULL, 0) < 0)
+		return;
+	if ((size_t)*count < n)
+		out[*count] = info;
+	(*count)++;
+}
+
+int shmq_list(shmq_endpoint_info *out, size_t n)
+{
+	if (!out && n)
+		return -EINVAL;
+	int count = 0;
+	DIR *d = opendir(SHM_DIR);
+	if (!d)
+		return -errno;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		shmq_config cfg;
+		shmq_config_init(&cfg);
+		unsigned key;
+		if (sscanf(e->d_name, "shmq.sysv.0x%8x.lock", &key) == 1) {
+			cfg.key = (int)key;
+		} else if (e->d_name[0] != '.' && e->d_type == DT_REG) {
+			cfg.name = e->d_name;
+		} else {
+			continue;
+		}
+		add(out, n, &count, &cfg);
+	}
+	closedir(d);
+	return count;
+}
+
+int shmq_remove(const shmq_config *cfg, unsigned flags)
+{
+	if (!cfg || (flags & ~SHMQ_REMOVE_FORCE))
+		return -EINVAL;
+	struct seg sg;
+	int rc = seg_address(&sg, cfg);
+	if (rc < 0)
+		return rc;
+	return seg_remove(&sg, flags);
+}

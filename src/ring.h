@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A single-producer single-consumer ring of variable-length records.
+ *
+ * Shared state is two free-running 64-bit byte counters (struct ring_idx) and
+ * a power-of-two data area. A record is an 8-byte header {len, type} and the
+ * payload padded to 8 bytes. A record never wraps: when it would not fit
+ * before the end, the producer writes a PAD record that fills the tail and
+ * starts the record at offset 0, so every payload is contiguous.
+ *
+ * Each side keeps its own index and the ring geometry in struct ring, in
+ * private memory; the peer's index is read once, validated, and cached. The
+ * largest payload is size/2 - 8, which guarantees that an empty ring always
+ * has room for it, wherever the counters stand.
+ *
+ * This module knows nothing of processes, futexes or segments, so it can be
+ * unit-tested (and fuzzed) over ordinary memory.
+ */
+#ifndef SHMQ_RING_H
+#define SHMQ_RING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layout.h"
+
+struct ring {
+	struct ring_idx *idx;
+	unsigned char *data;
+	uint32_t size; /* power of two */
+	uint32_t mask;
+	uint32_t max_payload;
+	uint64_t pos;  /* ours: prod for a producer, cons for a consumer */
+	uint64_t peer; /* the peer's index as last read and validated */
+	/* producer: the reservation in progress */
+	uint32_t resv_skip; /* bytes of PAD before the record, 0 if none */
+	uint32_t resv_off;  /* record offset in data */
+	uint32_t resv_cap;  /* payload bytes reserved; 0 with resv_open == 0 */
+	uint32_t resv_open;
+	/* consumer: size of the record handed out by ring_peek, 0 if none */
+	uint32_t taken;
+};
+
+struct ring_view {
+	const void *data;
+	uint32_t len;
+	uint32_t flags;
+};
+
+static inline uint32_t ring_max_payload(uint32_t size)
+{
+	return size / 2 - REC_HDR_SIZE;
+}
+
+/* Attach one side to a ring whose counters both stand at `start`. */
+void ring_init(struct ring *r, struct ring_idx *idx, void *data, uint32_t size,
+	       uint64_t start);
+
+/* Producer. reserve: 0, -EMSGSIZE, -EAGAIN (no room), -EPROTO (bad peer). */
+int ring_reserve(struct ring *r, uint32_t len, void **payload);
+void ring_commit(struct ring *r, uint32_t len, uint32_t flags);
+void ring_abort(struct ring *r);
+/* Bytes the producer believes are queued (from its cached peer index). */
+uint64_t ring_used(const struct ring *r);
+
+/* Consumer. peek: 0, -EAGAIN (empty), -EPROTO (bad peer). The record stays
+ * in the ring until ring_release. */
+int ring_peek(struct ring *r, struct ring_view *v);
+void ring_release(struct ring *r);
+
+#endif

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Segments: where the bytes live (System V or POSIX), who may use them, and
+ * whether their owners are alive.
+ *
+ * Liveness uses open-file-description locks (F_OFD_SETLK), which the kernel
+ * drops when the owner dies, whatever its pid or namespace. The lock file is
+ * the segment's own file for the POSIX backend and a small file beside the key
+ * (/dev/shm/shmq.sysv.0x<key>.lock) for System V. Byte 0 is the server's;
+ * byte 1 + i belongs to the client in slot i.
+ *
+ * A lock file is unlinked only by a process holding its byte-0 lock, and a
+ * process that takes the lock checks that the path still names the file it
+ * locked. So among shmq processes exactly one server owns a key or name.
+ */
+#ifndef SHMQ_SEGMENT_H
+#define SHMQ_SEGMENT_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "shmq.h"
+
+#define SHM_DIR "/dev/shm"
+
+enum { SEG_SYSV = 1, SEG_POSIX = 2 };
+
+struct seg {
+	int backend;
+	int key;
+	char name[SHMQ_NAME_MAX + 2]; /* POSIX: "/name" */
+	char path[sizeof(SHM_DIR) + SHMQ_NAME_MAX + 32]; /* lock file path */
+	int shmid;   /* System V */
+	int lock_fd; /* POSIX: the segment's fd */
+	void *base;
+	size_t size;
+};
+
+/* Fill sg's address from cfg, validating the key or name. */
+int seg_address(struct seg *sg, const shmq_config *cfg);
+
+/* Server: create exclusively, reclaiming a stale endpoint; lock byte 0. */
+int seg_create(struct seg *sg, size_t size, unsigned mode);
+/* Server: remove the endpoint and release everything. */
+void seg_destroy(struct seg *sg);
+
+/* Client or inspector: attach to an existing endpoint, refusing one whose
+ * ownership or permissions are not safe for `mode`. */
+int seg_attach(struct seg *sg, unsigned mode, int readonly);
+void seg_detach(struct seg *sg);
+
+/* Remove by hand (shmq rm). */
+int seg_remove(struct seg *sg, unsigned flags);
+
+/* Validate a mapped header against the mapping's size. On success fills the
+ * private geometry. */
+struct geometry {
+	uint32_t slots;
+	uint32_t ring_size;
+	uint64_t slots_offset;
+	uint64_t slot_stride;
+	uint64_t total;
+};
+int seg_validate(const void *base, size_t size, struct geometry *g);
+
+/* OFD locks on single bytes of fd. */
+int lock_try(int fd, off_t byte);   /* 0, -EAGAIN if held elsewhere */
+void lock_drop(int fd, off_t byte);
+int lock_held(int fd, off_t byte);  /* 1 held by another description, 0 not */
+
+#endif

@@ -1,0 +1,544 @@
+/* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "atomics.h"
+#include "internal.h"
+#include "ring.h"
+#include "shmq.h"
+#include "wait.h"
+
+/* The server's private state of a slot. The shared slot_ctl.state is only a
+ * hint from the client; this is what the server acts on. */
+enum { PS_FREE, PS_ACTIVE, PS_DRAINING, PS_BANNED };
+
+struct srv_slot {
+	struct slot_ctl *ctl;
+	struct ring req; /* we consume */
+	struct ring rep; /* we produce */
+	uint32_t gen;
+	uint32_t state;
+	pid_t pid;
+	uid_t uid;
+	uint64_t msgs_in, msgs_out;
+};
+
+struct shmq_server {
+	struct seg seg;
+	struct seg_header *hdr;
+	struct geometry g;
+	uint32_t spin_us;
+	struct srv_slot *slots;
+	uint32_t *active; /* slots being served: ACTIVE or DRAINING */
+	uint32_t nactive;
+	uint32_t rr;       /* round-robin cursor into active[] */
+	uint32_t conn_seen;
+	uint32_t polls;
+	uint64_t next_check_ns;
+	int view_slot; /* slot of the view handed out, -1 if none */
+	int resv_slot; /* slot of the open reservation, -1 if none */
+};
+
+#define CHECK_INTERVAL_NS (SHMQ_WAIT_SLICE_MS * 1000000ull)
+
+/* ---- slot life cycle ---------------------------------------------------- */
+
+static void active_add(shmq_server *s, uint32_t i)
+{
+	s->active[s->nactive++] = i;
+}
+
+static void active_del(shmq_server *s, uint32_t i)
+{
+	for (uint32_t k = 0; k < s->nactive; k++) {
+		if (s->active[k] == i) {
+			s->active[k] = s->active[--s->nactive];
+			if (s->rr >= s->nactive)
+				s->rr = 0;
+			return;
+		}
+	}
+}
+
+/* Make slot i claimable again, under a new generation. */
+static void slot_reset(shmq_server *s, uint32_t i)
+{
+	struct srv_slot *sl = &s->slots[i];
+	struct slot_ctl *c = sl->ctl;
+	sl->gen++;
+	sl->state = PS_FREE;
+	sl->msgs_in = sl->msgs_out = 0;
+	store_relaxed(&c->req.prod, 0);
+	store_relaxed(&c->req.cons, 0);
+	store_relaxed(&c->rep.prod, 0);
+	store_relaxed(&c->rep.cons, 0);
+	store_relaxed(&c->msgs_in, 0);
+	store_relaxed(&c->msgs_out, 0);
+	store_relaxed(&c->pid, 0);
+	store_relaxed(&c->uid, 0);
+	store_relaxed(&c->cli_ev.waiting, 0);
+	store_relaxed(&c->gen, sl->gen);
+	/* Pairs with the client's acquire CAS on state in claim_slot: a client
+	 * that claims the slot sees it reset. */
+	store_release(&c->state, SLOT_FREE);
+}
+
+static void slot_activate(shmq_server *s, uint32_t i)
+{
+	struct srv_slot *sl = &s->slots[i];
+	uint32_t r = s->g.ring_size;
+	/* Both sides start their rings at 0 after a reset; we use our own
+	 * zero, not what is in the segment now. */
+	ring_init(&sl->req, &sl->ctl->req, slot_req_data(sl->ctl), r, 0);
+	ring_init(&sl->rep, &sl->ctl->rep, slot_rep_data(sl->ctl, &s->g), r, 0);
+	sl->pid = load_relaxed(&sl->ctl->pid);
+	sl->uid = load_relaxed(&sl->ctl->uid);
+	sl->state = PS_ACTIVE;
+	active_add(s, i);
+}
+
+/* The client broke the protocol: stop serving it. Its slot is reset only
+ * once it has let go of its lock, so it cannot scribble on a successor. */
+static void slot_ban(shmq_server *s, uint32_t i)
+{
+	struct srv_slot *sl = &s->slots[i];
+	if (sl->state == PS_ACTIVE || sl->state == PS_DRAINING)
+		active_del(s, i);
+	if (s->view_slot == (int)i)
+		s->view_slot = -1;
+	if (s->resv_slot == (int)i)
+		s->resv_slot = -1;
+	sl->state = PS_BANNED;
+	store_release(&sl->ctl->state, SLOT_BANNED);
+	event_signal(&sl->ctl->cli_ev);
+}
+
+/* The client left or died: serve what it already sent, then free the slot. */
+static void slot_drain(shmq_server *s, uint32_t i)
+{
+	if (s->slots[i].state == PS_ACTIVE)
+		s->slots[i].state = PS_DRAINING;
+}
+
+static void slot_retire(shmq_server *s, uint32_t i)
+{
+	active_del(s, i);
+	if (s->resv_slot == (int)i)
+		s->resv_slot = -1;
+	slot_reset(s, i);
+}
+
+/* A client connected or left: reconcile every slot with its shared state. */
+static void rescan(shmq_server *s)
+{
+	/* Pairs with the client's release increment of conn_seq after it set
+	 * its slot's state. */
+	s->conn_seen = load_acquire(&s->hdr->conn_seq);
+	for (uint32_t i = 0; i < s->g.slots; i++) {
+		struct srv_slot *sl = &s->slots[i];
+		uint32_t st = load_acquire(&sl->ctl->state);
+		switch (sl->state) {
+		case PS_FREE:
+			if (st == SLOT_CONNECTED || st == SLOT_LEAVING)
+				slot_activate(s, i);
+			if (st == SLOT_LEAVING)
+				slot_drain(s, i);
+			break;
+		case PS_ACTIVE:
+			if (st == SLOT_LEAVING)
+				slot_drain(s, i);
+			else if (st != SLOT_CONNECTED)
+				slot_ban(s, i); /* only we may change it from CONNECTED */
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/* Periodic: find clients that died without saying so. */
+static void housekeeping(shmq_server *s)
+{
+	int fd = s->seg.lock_fd;
+	rescan(s);
+	for (uint32_t i = 0; i < s->g.slots; i++) {
+		struct srv_slot *sl = &s->slots[i];
+		uint32_t st = load_acquire(&sl->ctl->state);
+		if (sl->state == PS_FREE && st == SLOT_FREE)
+			continue;
+		if (sl->state == PS_ACTIVE || sl->state == PS_DRAINING) {
+			store_relaxed(&sl->ctl->msgs_in, sl->msgs_in);
+			store_relaxed(&sl->ctl->msgs_out, sl->msgs_out);
+		}
+		if (lock_held(fd, slot_lock_byte(i)) == 1)
+			continue;
+		/* Nobody holds the slot's lock: its client is gone. */
+		switch (sl->state) {
+		case PS_ACTIVE:
+			slot_drain(s, i);
+			break;
+		case PS_BANNED:
+			slot_reset(s, i);
+			break;
+		case PS_FREE:
+			if (st == SLOT_CONNECTED || st == SLOT_LEAVING) {
+				/* Came and went since the last rescan: its
+				 * messages are still to be served. */
+				slot_activate(s, i);
+				slot_drain(s, i);
+			} else {
+				/* Claimed (or scribbled on) by a client that
+				 * died before connecting. We read the state
+				 * before the lock: a claimer locks first. */
+				slot_reset(s, i);
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	s->next_check_ns = shmq__now_ns() + CHECK_INTERVAL_NS;
+}
+
+/* ---- create / close ----------------------------------------------------- */
+
+static int config_check(const shmq_config *cfg)
+{
+	size_t r = cfg->ring_size;
+	if (cfg->slots == 0 || cfg->slots > SHMQ_MAX_SLOTS || r < SHMQ_MIN_RING_SIZE ||
+	    r > SHMQ_MAX_RING_SIZE || (r & (r - 1)) != 0 || (cfg->mode & ~0777u) ||
+	    !(cfg->mode & 0600u))
+		return -EINVAL;
+	return 0;
+}
+
+static void server_init(shmq_server *s, const shmq_config *cfg)
+{
+	struct seg_header *h = s->hdr;
+	/* Touch every page now, so no first-touch fault lands on the hot path. */
+	memset(s->seg.base, 0, s->seg.size);
+	h->layout_major = SHMQ_LAYOUT_MAJOR;
+	h->layout_minor = SHMQ_LAYOUT_MINOR;
+	h->total_size = s->g.total;
+	h->slots_offset = s->g.slots_offset;
+	h->slot_stride = s->g.slot_stride;
+	h->slot_count = s->g.slots;
+	h->ring_size = s->g.ring_size;
+	h->server_pid = getpid();
+	h->server_uid = geteuid();
+	uint64_t epoch = 0;
+	if (getrandom(&epoch, sizeof(epoch), GRND_NONBLOCK) != sizeof(epoch))
+		epoch = shmq__now_ns() ^ ((uint64_t)getpid() << 32);
+	h->epoch = epoch;
+	for (uint32_t i = 0; i < s->g.slots; i++) {
+		s->slots[i].ctl = slot_ctl(s->seg.base, &s->g, i);
+		s->slots[i].gen = 0;
+		slot_reset(s, i);
+	}
+	(void)cfg;
+	store_relaxed(&h->state, EP_READY);
+	/* Pairs with the load_acquire of magic in seg_validate: a client that
+	 * sees the magic sees every field above. Written last. */
+	store_release(&h->magic, SHMQ_MAGIC);
+}
+
+int shmq_server_create(shmq_server **out, const shmq_config *cfg)
+{
+	if (!out || !cfg)
+		return -EINVAL;
+	*out = NULL;
+	int rc = config_check(cfg);
+	if (rc < 0)
+		return rc;
+	shmq_server *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->view_slot = s->resv_slot = -1;
+	s->spin_us = cfg->spin_us;
+	s->g.slots = cfg->slots;
+	s->g.ring_size = (uint32_t)cfg->ring_size;
+	s->g.slots_offset = layout_slots_offset();
+	s->g.slot_stride = layout_slot_stride(s->g.ring_size);
+	s->g.total = layout_total(s->g.slots, s->g.ring_size);
+	s->slots = calloc(s->g.slots, sizeof(*s->slots));
+	s->active = calloc(s->g.slots, sizeof(*s->active));
+	if (!s->slots || !s->active) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	if ((rc = seg_address(&s->seg, cfg)) < 0)
+		goto fail;
+	if ((rc = seg_create(&s->seg, s->g.total, cfg->mode)) < 0)
+		goto fail;
+	s->hdr = s->seg.base;
+	server_init(s, cfg);
+	s->next_check_ns = shmq__now_ns() + CHECK_INTERVAL_NS;
+	*out = s;
+	return 0;
+fail:
+	free(s->slots);
+	free(s->active);
+	free(s);
+	return rc;
+}
+
+int shmq_server_close(shmq_server *s)
+{
+	if (!s)
+		return -EINVAL;
+	/* Pairs with the clients' loads of state: they stop and report -EPIPE. */
+	store_release(&s->hdr->state, EP_CLOSED);
+	for (uint32_t i = 0; i < s->g.slots; i++)
+		event_signal(&s->slots[i].ctl->cli_ev);
+	seg_destroy(&s->seg);
+	free(s->slots);
+	free(s->active);
+	free(s);
+	return 0;
+}
+
+/* ---- receive ------------------------------------------------------------ */
+
+struct recv_ctx {
+	shmq_server *s;
+	shmq_msg *msg;
+};
+
+static int poll_recv(void *arg)
+{
+	struct recv_ctx *ctx = arg;
+	shmq_server *s = ctx->s;
+
+	/* conn_seq only changes when clients come and go: a read-shared line. */
+	if (load_relaxed(&s->hdr->conn_seq) != s->conn_seen)
+		rescan(s);
+	if ((++s->polls & 1023) == 0 && shmq__now_ns() >= s->next_check_ns)
+		housekeeping(s);
+
+	for (uint32_t k = 0; k < s->nactive;) {
+		uint32_t at = (s->rr + k) % s->nactive;
+		uint32_t i = s->active[at];
+		struct srv_slot *sl = &s->slots[i];
+		struct ring_view v;
+		int rc = ring_peek(&sl->req, &v);
+		if (rc == 0) {
+			s->rr = (at + 1) % s->nactive;
+			s->view_slot = (int)i;
+			ctx->msg->data = v.data;
+			ctx->msg->len = v.len;
+			ctx->msg->flags = v.flags;
+			ctx->msg->from = (shmq_client_id){ .slot = i, .gen = sl->gen };
+			return 0;
+		}
+		if (rc == -EPROTO) {
+			slot_ban(s, i); /* active[] changed: look at position k again */
+			continue;
+		}
+		if (sl->state == PS_DRAINING) {
+			slot_retire(s, i);
+			continue;
+		}
+		k++;
+	}
+	return -EAGAIN;
+}
+
+static int check_server(void *arg)
+{
+	struct recv_ctx *ctx = arg;
+	housekeeping(ctx->s);
+	return 0;
+}
+
+int shmq_server_recv_view(shmq_server *s, shmq_msg *msg, int timeout_ms)
+{
+	if (!s || !msg)
+		return -EINVAL;
+	if (s->view_slot >= 0)
+		return -EBUSY;
+	struct recv_ctx ctx = { s, msg };
+	return shmq__wait(&s->hdr->srv_ev, poll_recv, check_server, &ctx, s->spin_us,
+			  shmq__deadline(timeout_ms));
+}
+
+int shmq_server_release(shmq_server *s, shmq_msg *msg)
+{
+	if (!s || s->view_slot < 0)
+		return -EINVAL;
+	struct srv_slot *sl = &s->slots[s->view_slot];
+	s->view_slot = -1;
+	ring_release(&sl->req);
+	sl->msgs_in++;
+	/* The client may be waiting for room in its request ring. */
+	event_signal(&sl->ctl->cli_ev);
+	if (msg)
+		msg->data = NULL;
+	return 0;
+}
+
+ssize_t shmq_server_recv(shmq_server *s, void *buf, size_t cap, shmq_msg *msg,
+			 int timeout_ms)
+{
+	shmq_msg m;
+	if (!msg)
+		msg = &m;
+	if (!s || (!buf && cap))
+		return -EINVAL;
+	int rc = shmq_server_recv_view(s, msg, timeout_ms);
+	if (rc < 0)
+		return rc;
+	if (msg->len > cap) {
+		s->view_slot = -1; /* leave it queued */
+		msg->data = NULL;
+		return -EMSGSIZE;
+	}
+	if (msg->len)
+		memcpy(buf, msg->data, msg->len);
+	size_t len = msg->len;
+	shmq_server_release(s, msg);
+	return (ssize_t)len;
+}
+
+/* ---- send --------------------------------------------------------------- */
+
+static struct srv_slot *lookup(shmq_server *s, shmq_client_id id)
+{
+	if (id.slot >= s->g.slots)
+		return NULL;
+	struct srv_slot *sl = &s->slots[id.slot];
+	if (sl->state != PS_ACTIVE || sl->gen != id.gen)
+		return NULL;
+	return sl;
+}
+
+struct send_ctx {
+	shmq_server *s;
+	uint32_t slot;
+	uint32_t len;
+	void *payload;
+};
+
+static int poll_send(void *arg)
+{
+	struct send_ctx *ctx = arg;
+	struct srv_slot *sl = &ctx->s->slots[ctx->slot];
+	if (sl->state != PS_ACTIVE)
+		return -ENOTCONN;
+	int rc = ring_reserve(&sl->rep, ctx->len, &ctx->payload);
+	if (rc == -EPROTO) {
+		slot_ban(ctx->s, ctx->slot);
+		return -ENOTCONN;
+	}
+	return rc;
+}
+
+static int check_send(void *arg)
+{
+	struct send_ctx *ctx = arg;
+	housekeeping(ctx->s);
+	if (load_relaxed(&ctx->s->slots[ctx->slot].ctl->state) == SLOT_LEAVING)
+		slot_drain(ctx->s, ctx->slot);
+	return ctx->s->slots[ctx->slot].state == PS_ACTIVE ? 0 : -ENOTCONN;
+}
+
+int shmq_server_reserve(shmq_server *s, shmq_client_id to, size_t len, void **buf,
+			int timeout_ms)
+{
+	if (!s || !buf)
+		return -EINVAL;
+	if (s->resv_slot >= 0)
+		return -EBUSY;
+	struct srv_slot *sl = lookup(s, to);
+	if (!sl)
+		return -ENOTCONN;
+	if (len > sl->rep.max_payload)
+		return -EMSGSIZE;
+	struct send_ctx ctx = { s, to.slot, (uint32_t)len, NULL };
+	/* We sleep on our own doorbell; the client rings it when it frees
+	 * room in its reply ring. */
+	int rc = shmq__wait(&s->hdr->srv_ev, poll_send, check_send, &ctx, s->spin_us,
+			    shmq__deadline(timeout_ms));
+	if (rc < 0)
+		return rc;
+	s->resv_slot = (int)to.slot;
+	*buf = ctx.payload;
+	return 0;
+}
+
+int shmq_server_commit(shmq_server *s, size_t len)
+{
+	if (!s || s->resv_slot < 0)
+		return -EINVAL;
+	struct srv_slot *sl = &s->slots[s->resv_slot];
+	if (len > sl->rep.resv_cap)
+		return -EMSGSIZE;
+	s->resv_slot = -1;
+	ring_commit(&sl->rep, (uint32_t)len, 0);
+	sl->msgs_out++;
+	event_signal(&sl->ctl->cli_ev);
+	return 0;
+}
+
+int shmq_server_send(shmq_server *s, shmq_client_id to, const void *buf, size_t len,
+		     int timeout_ms)
+{
+	if (!s || (!buf && len))
+		return -EINVAL;
+	void *p = NULL;
+	int rc = shmq_server_reserve(s, to, len, &p, timeout_ms);
+	if (rc < 0)
+		return rc;
+	if (len)
+		memcpy(p, buf, len);
+	return shmq_server_commit(s, len);
+}
+
+/* ---- information -------------------------------------------------------- */
+
+size_t shmq_server_max_msg(const shmq_server *s)
+{
+	return s ? ring_max_payload(s->g.ring_size) : 0;
+}
+
+static void fill_info(const shmq_server *s, uint32_t i, shmq_client_info *out)
+{
+	const struct srv_slot *sl = &s->slots[i];
+	*out = (shmq_client_info){
+		.id = { .slot = i, .gen = sl->gen },
+		.pid = sl->pid,
+		.uid = sl->uid,
+		.msgs_in = sl->msgs_in,
+		.msgs_out = sl->msgs_out,
+	};
+}
+
+int shmq_server_clients(shmq_server *s, shmq_client_info *out, size_t n)
+{
+	if (!s || (!out && n))
+		return -EINVAL;
+	if (load_relaxed(&s->hdr->conn_seq) != s->conn_seen)
+		rescan(s);
+	size_t count = 0;
+	for (uint32_t i = 0; i < s->g.slots; i++) {
+		if (s->slots[i].state != PS_ACTIVE)
+			continue;
+		if (count < n)
+			fill_info(s, i, &out[count]);
+		count++;
+	}
+	return (int)count;
+}
+
+int shmq_server_client_info(shmq_server *s, shmq_client_id id, shmq_client_info *out)
+{
+	if (!s || !out)
+		return -EINVAL;
+	if (!lookup(s, id))
+		return -ENOTCONN;
+	fill_info(s, id.slot, out);
+	return 0;
+}

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+#include "wait.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+uint64_t shmq__now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t shmq__deadline(int timeout_ms)
+{
+	if (timeout_ms < 0)
+		return UINT64_MAX;
+	if (timeout_ms == 0)
+		return 0;
+	return shmq__now_ns() + (uint64_t)timeout_ms * 1000000ull;
+}
+
+/* Not FUTEX_PRIVATE_FLAG: the word is shared between processes. */
+static int futex_wait(_Atomic uint32_t *word, uint32_t expect, uint64_t ns)
+{
+	struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000ull),
+			       .tv_nsec = (long)(ns % 1000000000ull) };
+	if (syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT, expect, &ts, NULL, 0) == 0)
+		return 0;
+	return -errno;
+}
+
+void shmq__futex_wake(_Atomic uint32_t *word)
+{
+	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+int shmq__wait(struct event *ev, shmq_poll_fn poll, shmq_check_fn check, void *ctx,
+	       uint32_t spin_us, uint64_t deadline)
+{
+	int rc = poll(ctx);
+	if (rc != -EAGAIN || deadline == 0)
+		return rc;
+
+	/* Spin: no syscalls and no stores to shared memory. The clock is read
+	 * every 64 rounds only (a vDSO call, but not free). */
+	if (spin_us) {
+		uint64_t spin_end = spin_us == UINT32_MAX
+					    ? UINT64_MAX
+					    : shmq__now_ns() + (uint64_t)spin_us * 1000;
+		for (unsigned n = 1;; n++) {
+			cpu_relax();
+			rc = poll(ctx);
+			if (rc != -EAGAIN)
+				return rc;
+			if ((n & 63) == 0) {
+				uint64_t now = shmq__now_ns();
+				if (now >= deadline)
+					return -ETIMEDOUT;
+				if (now >= spin_end)
+					break;
+				if ((n & 0xffff) == 0 && check && (rc = check(ctx)) != 0)
+					return rc;
+			}
+		}
+	}
+
+	uint64_t next_check = shmq__now_ns() + (uint64_t)SHMQ_WAIT_SLICE_MS * 1000000ull;
+	for (;;) {
+		/* Read seq before the re-check: a wake after this point changes
+		 * seq, so the futex_wait below returns at once. */
+		uint32_t seq = load_acquire(&ev->seq);
+		store_relaxed(&ev->waiting, 1);
+		/* Pairs with the smp_mb in event_signal (see wait.h). */
+		smp_mb();
+		rc = poll(ctx);
+		if (rc != -EAGAIN)
+			break;
+
+		uint64_t now = shmq__now_ns();
+		if (now >= deadline) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		uint64_t slice = (uint64_t)SHMQ_WAIT_SLICE_MS * 1000000ull;
+		if (deadline - now < slice)
+			slice = deadline - now;
+		int w = futex_wait(&ev->seq, seq, slice);
+		if (w == -EINTR) {
+			rc = -EINTR;
+			break;
+		}
+		/* Whatever woke us (a timeout, a wake, a peer that rings for
+		 * nothing), check the peer at least once a slice. */
+		if (check && (w == -ETIMEDOUT || shmq__now_ns() >= next_check)) {
+			next_check = shmq__now_ns() + (uint64_t)SHMQ_WAIT_SLICE_MS * 1000000ull;
+			if ((rc = check(ctx)) != 0)
+				break;
+		}
+	}
+	store_relaxed(&ev->waiting, 0);
+	return rc;
+}

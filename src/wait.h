@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Spin-then-sleep waiting on a futex event count (struct event, layout.h).
+ *
+ * Protocol, for a sleeper S waiting for condition C that a waker W makes true:
+ *   S: seq = load_acquire(ev->seq); waiting = 1; smp_mb(); if C: done;
+ *      futex_wait(ev->seq, seq, bounded)
+ *   W: make C true (release store); smp_mb(); if waiting: waiting = 0,
+ *      seq++, futex_wake(ev->seq)
+ * The two full barriers make it impossible for S to miss C while W misses
+ * `waiting` (store-buffer litmus test); if W bumps seq after S read it, the
+ * futex_wait returns at once. So W pays a syscall only when S sleeps.
+ * Sleeps are bounded (SHMQ_WAIT_SLICE_MS) so that a sleeper re-checks that
+ * its peer is still alive.
+ */
+#ifndef SHMQ_WAIT_H
+#define SHMQ_WAIT_H
+
+#include <stdint.h>
+
+#include "atomics.h"
+#include "layout.h"
+
+#define SHMQ_WAIT_SLICE_MS 100
+
+uint64_t shmq__now_ns(void);
+
+/* Absolute CLOCK_MONOTONIC deadline for timeout_ms; UINT64_MAX = forever. */
+uint64_t shmq__deadline(int timeout_ms);
+
+void shmq__futex_wake(_Atomic uint32_t *word);
+
+/* Wake the sleeper on ev, if there is one. Call after publishing. */
+static inline void event_signal(struct event *ev)
+{
+	/* Pairs with the smp_mb in shmq__wait: either the sleeper's re-check
+	 * sees what we just published, or we see its waiting flag here. */
+	smp_mb();
+	if (load_relaxed(&ev->waiting) &&
+	    atomic_exchange_explicit(&ev->waiting, 0, memory_order_relaxed)) {
+		atomic_fetch_add_explicit(&ev->seq, 1, memory_order_release);
+		shmq__futex_wake(&ev->seq);
+	}
+}
+
+/* The condition: returns -EAGAIN while not ready; anything else ends the
+ * wait and is returned. */
+typedef int (*shmq_poll_fn)(void *ctx);
+/* Called each time a sleep slice ends (about every 100 ms while asleep):
+ * returns 0 to go on waiting or a negative errno to give up (dead peer). */
+typedef int (*shmq_check_fn)(void *ctx);
+
+/* Wait until poll() is ready, spinning for spin_us first. deadline as from
+ * shmq__deadline; 0 means poll once. Returns poll's result, -ETIMEDOUT,
+ * -EINTR, or check's error. */
+int shmq__wait(struct event *ev, shmq_poll_fn poll, shmq_check_fn check, void *ctx,
+	       uint32_t spin_us, uint64_t deadline);
+
+#endif

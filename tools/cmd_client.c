@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+/* shmq client: the tutorial's client_shm, without its defects. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: shmq client [options]\n"
+		   "Send each line of standard input to a server (prompt '> ' on a terminal).\n"
+		   "Stops after sending 'exit', or at end of input.\n\n"
+		   "  -k, --key K        System V key (default 1234)\n"
+		   "  -n, --name N       POSIX shared-memory name instead of a key\n"
+		   "  -m, --mode M       the loosest permissions to accept, octal (default 0600)\n"
+		   "  -R, --reply        wait for the server's reply to each line and print it\n"
+		   "  -t, --timeout MS   give up on a send or reply after MS ms (default: wait)\n"
+		   "      --spin US      spin before sleeping, microseconds or 'forever'\n"
+		   "  -h, --help         this text\n");
+}
+
+int cmd_client(int argc, char **argv)
+{
+	shmq_config cfg;
+	shmq_config_init(&cfg);
+	int want_reply = 0, timeout = SHMQ_FOREVER;
+	static const struct option opts[] = { ENDPOINT_OPTS,
+					      { "reply", no_argument, 0, 'R' },
+					      { "timeout", required_argument, 0, 't' },
+					      { "spin", required_argument, 0, 'S' },
+					      { 0, 0, 0, 0 } };
+	int c;
+	unsigned long long v;
+	while ((c = getopt_long(argc, argv, "k:n:m:Rt:h", opts, NULL)) != -1) {
+		if (endpoint_opt(c, optarg, &cfg))
+			continue;
+		switch (c) {
+		case 'R':
+			want_reply = 1;
+			break;
+		case 't':
+			if (parse_u64("--timeout", optarg, 1, 86400000, &v) < 0)
+				return 2;
+			timeout = (int)v;
+			break;
+		case 'S':
+			if (parse_spin(optarg, &cfg.spin_us) < 0)
+				return 2;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			die_usage("invalid option");
+		}
+	}
+	if (optind < argc)
+		die_usage("unexpected argument '%s'", argv[optind]);
+
+	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	shmq_client *cl;
+	int rc = shmq_client_connect(&cl, &cfg);
+	if (rc < 0) {
+		errorf("cannot connect to %s: %s", endpoint_str(&cfg), shmq_strerror(rc));
+		return 1;
+	}
+	int tty = isatty(STDIN_FILENO);
+	printf("Client: Connected to shared memory. Type your messages (type 'exit' to quit):\n");
+
+	size_t max = shmq_client_max_msg(cl);
+	char *rep = want_reply ? malloc(max ? max : 1) : NULL;
+	char *line = NULL;
+	size_t cap = 0;
+	int status = 0;
+	for (;;) {
+		if (tty) {
+			printf("> ");
+			fflush(stdout);
+		}
+		ssize_t n = getline(&line, &cap, stdin);
+		if (n < 0)
+			break; /* end of input: leave cleanly */
+		if (n > 0 && line[n - 1] == '\n')
+			line[--n] = '\0';
+		if ((size_t)n > max) {
+			errorf("line of %zd bytes is longer than the largest message (%zu bytes); not sent",
+			       n, max);
+			status = 1;
+			continue;
+		}
+		/* Costs a syscall, but a person typing into a dead server must
+		 * hear about it now, not when the ring fills up. */
+		if ((rc = shmq_client_check(cl)) < 0)
+			break;
+		if (want_reply) {
+			ssize_t r = shmq_client_request(cl, line, (size_t)n, rep, max, timeout);
+			if (r < 0) {
+				rc = (int)r;
+				break;
+			}
+			fputs("Server replied: ", stdout);
+			print_escaped(stdout, rep, (size_t)r);
+			fputc('\n', stdout);
+		} else if ((rc = shmq_client_send(cl, line, (size_t)n, timeout)) < 0) {
+			break;
+		}
+		if (!strcmp(line, "exit")) {
+			printf("Client exiting...\n");
+			break;
+		}
+	}
+	if (rc < 0) {
+		errorf("%s", shmq_strerror(rc));
+		status = 1;
+	}
+	free(line);
+	free(rep);
+	shmq_client_close(cl);
+	return status;
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers shared by the shmq subcommands. Public API only. */
+#ifndef SHMQ_TOOL_COMMON_H
+#define SHMQ_TOOL_COMMON_H
+
+#include <getopt.h>
+#include <stdio.h>
+
+#include "shmq.h"
+
+extern const char *prog; /* "shmq server", ... for messages */
+
+/* Print "shmq <cmd>: <message>" on stderr. */
+void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Parsers: return 0 and set *out, or -1 after printing an error. */
+int parse_u64(const char *opt, const char *s, unsigned long long lo, unsigned long long hi,
+	      unsigned long long *out);
+int parse_size(const char *opt, const char *s, unsigned long long *out); /* 64k, 1M */
+int parse_key(const char *s, int *out);
+int parse_mode(const char *s, unsigned *out);
+int parse_spin(const char *s, uint32_t *out); /* microseconds or "forever" */
+
+/* Endpoint options common to all subcommands. Returns 1 if handled. */
+#define ENDPOINT_OPTS \
+	{ "key", required_argument, 0, 'k' }, { "name", required_argument, 0, 'n' }, \
+	{ "mode", required_argument, 0, 'm' }, { "help", no_argument, 0, 'h' }
+int endpoint_opt(int c, const char *arg, shmq_config *cfg);
+const char *endpoint_str(const shmq_config *cfg); /* "key 1234" or "name /q" */
+
+/* Write bytes for a human: printable ASCII as is, others as \xNN. */
+void print_escaped(FILE *f, const void *data, size_t len);
+
+int cmd_server(int argc, char **argv);
+int cmd_client(int argc, char **argv);
+int cmd_stat(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+#endif
