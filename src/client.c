@@ -258,12 +258,18 @@ struct recv_ctx {
 static int poll_recv(void *arg)
 {
 	struct recv_ctx *ctx = arg;
-	int rc = ring_peek(&ctx->c->rep, &ctx->v);
+	shmq_client *c = ctx->c;
+	int rc = ring_peek(&c->rep, &ctx->v);
+	if (rc == 0)
+		return 0;
 	if (rc == -EPROTO)
-		ctx->c->broken = -EPROTO;
-	if (rc == -EAGAIN && ctx->c->broken)
-		return ctx->c->broken;
-	return rc;
+		return c->broken = -EPROTO;
+	/* Empty: hand back the space we consumed (the server may wait for it),
+	 * then see whether the server has closed. */
+	if (ring_flush(&c->rep))
+		event_signal(&c->hdr->srv_ev);
+	rc = server_state(c);
+	return rc ? rc : -EAGAIN;
 }
 
 static int check_recv(void *arg)
@@ -280,11 +286,6 @@ static int recv_view(shmq_client *c, shmq_msg *msg, uint64_t deadline)
 	 * since: poll before looking at the server. */
 	int rc = shmq__wait(&c->ctl->cli_ev, poll_recv, check_recv, &ctx, c->spin_us,
 			    deadline);
-	if (rc == -EAGAIN && deadline == 0) {
-		int st = server_state(c);
-		if (st)
-			rc = st;
-	}
 	if (rc < 0)
 		return rc;
 	c->view_open = 1;
@@ -304,9 +305,9 @@ int shmq_client_release(shmq_client *c, shmq_msg *msg)
 	if (!c || !c->view_open)
 		return -EINVAL;
 	c->view_open = 0;
-	ring_release(&c->rep);
 	/* The server may be waiting for room in our reply ring. */
-	event_signal(&c->hdr->srv_ev);
+	if (ring_release(&c->rep))
+		event_signal(&c->hdr->srv_ev);
 	if (msg)
 		msg->data = NULL;
 	return 0;

@@ -34,6 +34,7 @@ void ring_init(struct ring *r, struct ring_idx *idx, void *data, uint32_t size,
 		.max_payload = ring_max_payload(size),
 		.pos = start,
 		.peer = start,
+		.published = start,
 	};
 }
 
@@ -149,11 +150,22 @@ int ring_peek(struct ring *r, struct ring_view *v)
 	}
 }
 
-void ring_release(struct ring *r)
+int ring_flush(struct ring *r)
 {
-	r->pos += r->taken;
-	r->taken = 0;
+	if (r->pos == r->published)
+		return 0;
+	r->published = r->pos;
 	/* Pairs with the producer's load_acquire of cons in ring_reserve: we
 	 * are done reading these bytes, the producer may overwrite them. */
 	store_release(&r->idx->cons, r->pos);
+	return 1;
+}
+
+int ring_release(struct ring *r)
+{
+	r->pos += r->taken;
+	r->taken = 0;
+	if (r->pos - r->published < r->size / 4)
+		return 0;
+	return ring_flush(r);
 }

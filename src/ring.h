@@ -39,6 +39,8 @@ struct ring {
 	uint32_t resv_open;
 	/* consumer: size of the record handed out by ring_peek, 0 if none */
 	uint32_t taken;
+	/* consumer: the cons index last made visible to the producer */
+	uint64_t published;
 };
 
 struct ring_view {
@@ -64,8 +66,16 @@ void ring_abort(struct ring *r);
 uint64_t ring_used(const struct ring *r);
 
 /* Consumer. peek: 0, -EAGAIN (empty), -EPROTO (bad peer). The record stays
- * in the ring until ring_release. */
+ * in the ring until ring_release.
+ *
+ * The consumer hands space back to the producer in batches: ring_release
+ * publishes cons only once a quarter of the ring has been consumed, and
+ * ring_flush publishes the rest. A consumer must call ring_flush whenever
+ * ring_peek finds the ring empty (before it waits), so a producer waiting for
+ * space always gets it. Both return 1 when they published: the caller then
+ * wakes the producer if it sleeps. */
 int ring_peek(struct ring *r, struct ring_view *v);
-void ring_release(struct ring *r);
+int ring_release(struct ring *r);
+int ring_flush(struct ring *r);
 
 #endif

@@ -342,6 +342,10 @@ static int poll_recv(void *arg)
 			slot_retire(s, i);
 			continue;
 		}
+		/* Empty: hand back the space we consumed, so a client waiting
+		 * for room gets it before we wait ourselves. */
+		if (ring_flush(&sl->req))
+			event_signal(&sl->ctl->cli_ev);
 		k++;
 	}
 	return -EAGAIN;
@@ -371,10 +375,10 @@ int shmq_server_release(shmq_server *s, shmq_msg *msg)
 		return -EINVAL;
 	struct srv_slot *sl = &s->slots[s->view_slot];
 	s->view_slot = -1;
-	ring_release(&sl->req);
 	sl->msgs_in++;
 	/* The client may be waiting for room in its request ring. */
-	event_signal(&sl->ctl->cli_ev);
+	if (ring_release(&sl->req))
+		event_signal(&sl->ctl->cli_ev);
 	if (msg)
 		msg->data = NULL;
 	return 0;
