@@ -67,7 +67,7 @@ extern "C" {
 #define SHMQ_DEFAULT_KEY 1234
 #define SHMQ_DEFAULT_MODE 0600u
 #define SHMQ_DEFAULT_SLOTS 64u
-#define SHMQ_DEFAULT_RING_SIZE (64u * 1024u)
+#define SHMQ_DEFAULT_RING_SIZE 65536u
 #define SHMQ_DEFAULT_SPIN_US 50u
 
 /* Limits on the server's geometry. */
@@ -186,15 +186,15 @@ SHMQ_API shmq_client_id shmq_client_self(const shmq_client *c);
 /* ---- administration (shmq stat / shmq rm) ------------------------------ */
 typedef struct shmq_endpoint_info {
 	int key;                 /* System V key, or 0 for a POSIX endpoint */
-	char name[SHMQ_NAME_MAX + 2]; /* POSIX name with its '/', or "" */
 	int live;                /* 1 if its server is alive */
 	pid_t server_pid;
 	uid_t server_uid;
 	unsigned mode;
-	size_t size;             /* bytes in the segment */
 	unsigned slots;
-	size_t ring_size;
 	unsigned clients;        /* slots in use */
+	char name[SHMQ_NAME_MAX + 2]; /* POSIX name with its '/', or "" */
+	size_t size;             /* bytes in the segment */
+	size_t ring_size;
 } shmq_endpoint_info;
 
 typedef struct shmq_slot_info {

@@ -236,7 +236,7 @@ static int send_flags(shmq_client *c, const void *buf, size_t len, uint32_t flag
 	int rc = reserve(c, len, &p, deadline);
 	if (rc < 0)
 		return rc;
-	if (len)
+	if (len && p)
 		memcpy(p, buf, len);
 	return shmq_client_commit(c, len, flags);
 }

@@ -89,6 +89,22 @@ static void add(shmq_endpoint_info *out, size_t n, int *count, const shmq_config
 	(*count)++;
 }
 
+/* "shmq.sysv.0x000004d2.lock" -> 1234 */
+static int sysv_lock_key(const char *name, int *key)
+{
+	static const char pre[] = "shmq.sysv.0x", suf[] = ".lock";
+	if (strncmp(name, pre, sizeof(pre) - 1) != 0)
+		return 0;
+	const char *hex = name + sizeof(pre) - 1;
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(hex, &end, 16);
+	if (errno || end - hex != 8 || strcmp(end, suf) != 0)
+		return 0;
+	*key = (int)(unsigned)v;
+	return 1;
+}
+
 int shmq_list(shmq_endpoint_info *out, size_t n)
 {
 	if (!out && n)
@@ -101,9 +117,9 @@ int shmq_list(shmq_endpoint_info *out, size_t n)
 	while ((e = readdir(d))) {
 		shmq_config cfg;
 		shmq_config_init(&cfg);
-		unsigned key;
-		if (sscanf(e->d_name, "shmq.sysv.0x%8x.lock", &key) == 1) {
-			cfg.key = (int)key;
+		int key;
+		if (sysv_lock_key(e->d_name, &key)) {
+			cfg.key = key;
 		} else if (e->d_name[0] != '.' && e->d_type == DT_REG) {
 			cfg.name = e->d_name;
 		} else {

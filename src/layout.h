@@ -112,7 +112,7 @@ _Static_assert(offsetof(struct seg_header, conn_seq) == 192, "conn_seq on line 3
 _Static_assert(sizeof(struct seg_header) <= SHMQ_PAGE, "header fits its page");
 _Static_assert(offsetof(struct slot_ctl, cli_ev) == 64, "client doorbell line");
 _Static_assert(offsetof(struct slot_ctl, req) % SHMQ_CACHELINE == 0, "req ring");
-_Static_assert(sizeof(struct ring_idx) == 2 * SHMQ_CACHELINE, "indices apart");
+_Static_assert(sizeof(struct ring_idx) == (size_t)2 * SHMQ_CACHELINE, "indices apart");
 _Static_assert(sizeof(struct slot_ctl) % SHMQ_CACHELINE == 0, "slot_ctl lines");
 
 static inline uint64_t align_up(uint64_t v, uint64_t a)

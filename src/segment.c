@@ -114,6 +114,20 @@ static int same_file(int fd, const char *path)
 	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
+/* The System V id a server wrote into its lock file, or -1. */
+static int read_shmid(int fd)
+{
+	char buf[32] = { 0 };
+	if (pread(fd, buf, sizeof(buf) - 1, 0) <= 0)
+		return -1;
+	char *end;
+	errno = 0;
+	long v = strtol(buf, &end, 10);
+	if (errno || end == buf || (*end != '\n' && *end != '\0') || v < 0 || v > INT_MAX)
+		return -1;
+	return (int)v;
+}
+
 /* ---- header validation -------------------------------------------------- */
 
 int seg_validate(const void *base, size_t size, struct geometry *g)
@@ -194,11 +208,8 @@ static int acquire(struct seg *sg, unsigned mode, int *old_shmid)
 		}
 		/* Stale: its server died. Remember the segment it recorded, then
 		 * unlink it while we hold its lock, and create a fresh one. */
-		if (sg->backend == SEG_SYSV) {
-			char buf[32] = { 0 };
-			if (pread(fd, buf, sizeof(buf) - 1, 0) > 0)
-				*old_shmid = atoi(buf);
-		}
+		if (sg->backend == SEG_SYSV)
+			*old_shmid = read_shmid(fd);
 		unlink(sg->path);
 		close(fd);
 	}
@@ -322,8 +333,7 @@ static int sysv_attach(struct seg *sg, unsigned mode, int readonly)
 	int rc = fd_perm_ok(fd, mode, 0);
 	if (rc < 0)
 		return rc;
-	char buf[32] = { 0 };
-	int recorded = pread(fd, buf, sizeof(buf) - 1, 0) > 0 ? atoi(buf) : -1;
+	int recorded = read_shmid(fd);
 	int id = shmget(sg->key, 0, 0);
 	if (id < 0)
 		return errno == ENOENT ? -ENOENT : -errno;
@@ -399,7 +409,6 @@ int seg_remove(struct seg *sg, unsigned flags)
 	int fd = open(sg->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	int found = 0;
 	if (fd >= 0) {
-		found = 1;
 		int rc = lock_try(fd, 0);
 		if (rc == -EAGAIN && !force) {
 			close(fd);

@@ -57,7 +57,7 @@ int parse_size(const char *opt, const char *s, unsigned long long *out)
 	if (*end == 'k' || *end == 'K')
 		mul = 1024, end++;
 	else if (*end == 'm' || *end == 'M')
-		mul = 1024 * 1024, end++;
+		mul = 1024ull * 1024, end++;
 	else if (*end == 'g' || *end == 'G')
 		mul = 1024ull * 1024 * 1024, end++;
 	if (errno || *end || v > (1ull << 40) / mul)
