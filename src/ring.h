@@ -54,7 +54,8 @@ static inline uint32_t ring_max_payload(uint32_t size)
 	return size / 2 - REC_HDR_SIZE;
 }
 
-/* Attach one side to a ring whose counters both stand at `start`. */
+/* Attach one side to a ring whose counters both stand at `start`, a
+ * multiple of 8 (the library always starts at 0). */
 void ring_init(struct ring *r, struct ring_idx *idx, void *data, uint32_t size,
 	       uint64_t start);
 
