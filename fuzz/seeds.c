@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Writes the seed corpus (fuzz/corpus/<target>/) from the real structures,
  * so the seeds follow the layout: valid headers, rings with records and pads,
- * slot tables with connected clients. Build and run: see scripts/fuzz.sh. */
+ * slot tables with connected clients. Regenerate with:
+ *   gcc -std=gnu11 -Isrc -Iinclude fuzz/seeds.c src/ring.c -o /tmp/seeds && /tmp/seeds fuzz/corpus */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
