@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Fuzz target: the ring consumer facing a hostile producer. The fuzzer's
- * bytes are the producer's index, the ring's data area, and a script of
- * later index moves. */
+ * bytes are the ring's data area and then a script of writes the producer
+ * makes between the consumer's steps: a seal made valid for the consumer's
+ * position, a header word, or any 32-bit word anywhere in the ring. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -30,24 +31,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!idx || !area)
 		abort();
 	memset(area, 0, ring);
+	ring_format(area, ring, start);
 	size_t n = size < ring ? size : ring;
 	memcpy(area, data, n);
 	data += n;
 	size -= n;
 
 	store_relaxed(&idx->cons, start);
-	store_relaxed(&idx->prod, start + ring); /* claims a full ring */
+	store_relaxed(&idx->prod, start);
 	struct ring r;
 	ring_init(&r, idx, area, ring, start);
 
-	/* Consume until the ring is empty or broken; the rest of the input
-	 * moves the producer's index around (backwards, far ahead, ...). */
 	for (int step = 0; step < 4096; step++) {
 		struct ring_view v;
 		int rc = ring_peek(&r, &v);
 		if (rc == 0) {
 			const unsigned char *b = v.data;
-			if (b < area || b + v.len > area + ring || v.len > r.max_payload)
+			if (b < area || b + v.len > area + ring || v.len > r.max_payload ||
+			    ((uintptr_t)b & 7) != 0)
 				abort();
 			volatile unsigned char sink = 0;
 			for (uint32_t i = 0; i < v.len; i++)
@@ -61,11 +62,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ring_flush(&r);
 		if (size < 8)
 			break;
-		uint64_t move;
-		memcpy(&move, data, sizeof(move));
+		uint32_t val, at = (uint32_t)(r.pos & r.mask);
+		uint16_t off;
+		memcpy(&off, data + 2, sizeof(off));
+		memcpy(&val, data + 4, sizeof(val));
+		switch (data[0] % 3) {
+		case 0: /* a seal that matches where the consumer stands */
+			val = rec_seal(r.pos);
+			memcpy(area + at + 4, &val, 4);
+			break;
+		case 1: /* the header word there */
+			memcpy(area + at, &val, 4);
+			break;
+		default: /* any aligned word */
+			memcpy(area + ((off * 4u) & r.mask), &val, 4);
+			break;
+		}
 		data += 8;
 		size -= 8;
-		store_relaxed(&idx->prod, r.pos + (move & 0x8000 ? move : move % (2ull * ring)));
 	}
 	free(area);
 	free(idx);

@@ -219,7 +219,7 @@ int shmq_client_reserve(shmq_client *c, size_t len, void **buf, int timeout_ms)
 
 int shmq_client_commit(shmq_client *c, size_t len, uint32_t flags)
 {
-	if (!c || !c->resv_open || (flags & ~(uint32_t)REC_FLAGS_KNOWN))
+	if (!c || !c->resv_open || (flags & ~(uint32_t)SHMQ_MSG_REQUEST))
 		return -EINVAL;
 	if (len > c->req.resv_cap)
 		return -EMSGSIZE;

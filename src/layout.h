@@ -86,20 +86,26 @@ struct slot_ctl {
 	struct ring_idx rep; /* server -> client */
 };
 
-/* Ring record header. Payloads follow, padded to 8 bytes. */
+/* Ring record header. Payloads follow, padded to 8 bytes.
+ *   word: len in the low 30 bits, REC_PAD and REC_REQUEST above them
+ *   seal: rec_seal(position of this header in the stream), stored last with
+ *         release: the consumer polls it to learn that the record is there.
+ * A seal names the record's absolute position, so stale bytes from an earlier
+ * lap never pass for a new record (see ring.h for why this is enough). */
 struct rec_hdr {
-	uint32_t len;
-	uint32_t type;
+	uint32_t word;
+	uint32_t seal;
 };
 
-/* type = REC_TAG | kind | message flags << 8. The tag catches a producer
- * that points the consumer at bytes that are not a record header. */
-#define REC_TAG 0x53510000u
-#define REC_TAG_MASK 0xffff0000u
-#define REC_KIND_MASK 0xffu
-enum { REC_DATA = 1, REC_PAD = 2 };
-#define REC_FLAGS_SHIFT 8
-#define REC_FLAGS_KNOWN 0x1u /* SHMQ_MSG_REQUEST */
+#define REC_LEN_MASK 0x3fffffffu
+#define REC_REQUEST 0x40000000u /* SHMQ_MSG_REQUEST */
+#define REC_PAD 0x80000000u
+#define REC_SEAL_KEY 0x5351a5a5u
+
+static inline uint32_t rec_seal(uint64_t pos)
+{
+	return (uint32_t)(pos >> 3) ^ REC_SEAL_KEY;
+}
 
 #define REC_ALIGN 8u
 #define REC_HDR_SIZE ((uint32_t)sizeof(struct rec_hdr))

@@ -6,21 +6,32 @@
 #include "atomics.h"
 
 /* Record headers live in shared memory: read and write each word exactly
- * once with a relaxed atomic, so the compiler can never re-fetch a value
- * after it has been validated. Ordering comes from the index accesses. */
-static inline uint32_t hdr_load(const unsigned char *p)
+ * once with an atomic access, so the compiler can never re-fetch a value
+ * after it has been validated. */
+static inline uint32_t *hdr_word(unsigned char *h)
 {
-	return __atomic_load_n((const uint32_t *)(const void *)p, __ATOMIC_RELAXED);
+	return &((struct rec_hdr *)(void *)h)->word;
 }
 
-static inline void hdr_store(unsigned char *p, uint32_t v)
+static inline uint32_t *hdr_seal(unsigned char *h)
 {
-	__atomic_store_n((uint32_t *)(void *)p, v, __ATOMIC_RELAXED);
+	return &((struct rec_hdr *)(void *)h)->seal;
 }
 
 static inline uint32_t rec_total(uint32_t len)
 {
 	return REC_HDR_SIZE + (uint32_t)align_up(len, REC_ALIGN);
+}
+
+/* Write a seal that no record at pos can have. */
+static inline void terminate(unsigned char *data, uint32_t mask, uint64_t pos)
+{
+	__atomic_store_n(hdr_seal(data + (pos & mask)), ~rec_seal(pos), __ATOMIC_RELAXED);
+}
+
+void ring_format(void *data, uint32_t size, uint64_t start)
+{
+	terminate(data, size - 1, start);
 }
 
 void ring_init(struct ring *r, struct ring_idx *idx, void *data, uint32_t size,
@@ -38,6 +49,8 @@ void ring_init(struct ring *r, struct ring_idx *idx, void *data, uint32_t size,
 	};
 }
 
+/* ---- producer ----------------------------------------------------------- */
+
 int ring_reserve(struct ring *r, uint32_t len, void **payload)
 {
 	if (len > r->max_payload)
@@ -47,11 +60,12 @@ int ring_reserve(struct ring *r, uint32_t len, void **payload)
 	uint32_t off = (uint32_t)(r->pos & r->mask);
 	uint32_t tail = r->size - off;
 	uint32_t skip = total <= tail ? 0 : tail;
-	uint64_t need = (uint64_t)skip + total;
+	/* Room for the record, the pad before it, and the terminator after. */
+	uint64_t need = (uint64_t)skip + total + REC_HDR_SIZE;
 
 	if (r->size - (r->pos - r->peer) < need) {
 		/* Pairs with the consumer's store_release of cons in
-		 * ring_release: the bytes it gave back are no longer read. */
+		 * ring_flush: the bytes it gave back are no longer read. */
 		uint64_t cons = load_acquire(&r->idx->cons);
 		/* cons may only move forward, and never past what we produced. */
 		if (cons - r->peer > r->pos - r->peer)
@@ -73,20 +87,30 @@ void ring_commit(struct ring *r, uint32_t len, uint32_t flags)
 {
 	if (len > r->resv_cap)
 		len = r->resv_cap; /* callers check; never write past the reservation */
-	if (r->resv_skip) {
-		unsigned char *pad = r->data + (r->pos & r->mask);
-		hdr_store(pad, r->resv_skip - REC_HDR_SIZE);
-		hdr_store(pad + 4, REC_TAG | REC_PAD);
-	}
-	unsigned char *h = r->data + r->resv_off;
-	hdr_store(h, len);
-	hdr_store(h + 4, REC_TAG | REC_DATA | (flags << REC_FLAGS_SHIFT));
-	r->pos += r->resv_skip + rec_total(len);
+	uint64_t pad_pos = r->pos;
+	uint64_t rec_pos = pad_pos + r->resv_skip;
+	uint64_t end = rec_pos + rec_total(len);
+	unsigned char *rec = r->data + r->resv_off;
+	unsigned char *pad = r->data + (pad_pos & r->mask);
+
+	__atomic_store_n(hdr_word(rec), len | (flags & 1u ? REC_REQUEST : 0), __ATOMIC_RELAXED);
+	if (r->resv_skip)
+		__atomic_store_n(hdr_word(pad), (r->resv_skip - REC_HDR_SIZE) | REC_PAD,
+				 __ATOMIC_RELAXED);
+	/* The consumer will stop at `end` next: make sure it finds no stale
+	 * seal there (reserve kept those 8 bytes free). */
+	terminate(r->data, r->mask, end);
+	/* Pairs with the consumer's acquire load of the seal in ring_peek:
+	 * payload, word and the terminator are visible before the seal. */
+	__atomic_store_n(hdr_seal(rec), rec_seal(rec_pos), __ATOMIC_RELEASE);
+	if (r->resv_skip)
+		__atomic_store_n(hdr_seal(pad), rec_seal(pad_pos), __ATOMIC_RELEASE);
+
+	r->pos = end;
 	r->resv_open = 0;
 	r->resv_cap = 0;
-	/* Pairs with the consumer's load_acquire of prod in ring_peek: the
-	 * record's header and payload are visible before the new index. */
-	store_release(&r->idx->prod, r->pos);
+	/* For observers (shmq stat); the consumer does not need it. */
+	store_release(&r->idx->prod, end);
 }
 
 void ring_abort(struct ring *r)
@@ -100,54 +124,41 @@ uint64_t ring_used(const struct ring *r)
 	return r->pos - r->peer;
 }
 
+/* ---- consumer ----------------------------------------------------------- */
+
 int ring_peek(struct ring *r, struct ring_view *v)
 {
-	for (;;) {
-		uint64_t avail = r->peer - r->pos;
-		if (avail == 0) {
-			/* Pairs with the producer's store_release of prod in
-			 * ring_commit: the records below it are complete. */
-			uint64_t prod = load_acquire(&r->idx->prod);
-			avail = prod - r->pos;
-			if (avail > r->size)
-				return -EPROTO; /* moved backwards or overfilled */
-			if (avail == 0)
-				return -EAGAIN;
-			r->peer = prod;
-		}
-		if (avail < REC_HDR_SIZE)
-			return -EPROTO;
-
+	/* An honest producer puts at most one pad before a record; a hostile
+	 * one rewriting pads under us must not keep us here. */
+	for (int pads = 0; pads < 2; pads++) {
 		uint32_t off = (uint32_t)(r->pos & r->mask);
-		const unsigned char *h = r->data + off;
-		uint32_t len = hdr_load(h);
-		uint32_t type = hdr_load(h + 4);
-		if ((type & REC_TAG_MASK) != REC_TAG)
-			return -EPROTO;
+		unsigned char *h = r->data + off;
+		/* Pairs with the producer's release store of the seal in
+		 * ring_commit: a matching seal means the record is complete. */
+		uint32_t seal = __atomic_load_n(hdr_seal(h), __ATOMIC_ACQUIRE);
+		if (seal != rec_seal(r->pos))
+			return -EAGAIN;
+		uint32_t word = __atomic_load_n(hdr_word(h), __ATOMIC_RELAXED);
+		uint32_t len = word & REC_LEN_MASK;
 
-		uint32_t kind = type & REC_KIND_MASK;
-		uint32_t flags = (type & ~REC_TAG_MASK) >> REC_FLAGS_SHIFT;
-		if (kind == REC_PAD) {
+		if (word & REC_PAD) {
 			/* A pad always runs to the end of the data area. */
 			uint32_t skip = r->size - off;
-			if (flags || len != skip - REC_HDR_SIZE || avail < skip)
+			if ((word & REC_REQUEST) || len != skip - REC_HDR_SIZE)
 				return -EPROTO;
 			r->pos += skip;
 			continue;
 		}
-		if (kind != REC_DATA || (flags & ~REC_FLAGS_KNOWN) ||
-		    len > r->max_payload)
-			return -EPROTO;
-		uint32_t total = rec_total(len);
-		if (total > r->size - off || total > avail)
+		if (len > r->max_payload || rec_total(len) > r->size - off)
 			return -EPROTO;
 
 		v->data = h + REC_HDR_SIZE;
 		v->len = len;
-		v->flags = flags;
-		r->taken = total;
+		v->flags = word & REC_REQUEST ? 1u : 0u;
+		r->taken = rec_total(len);
 		return 0;
 	}
+	return -EPROTO;
 }
 
 int ring_flush(struct ring *r)

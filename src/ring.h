@@ -3,15 +3,30 @@
  * A single-producer single-consumer ring of variable-length records.
  *
  * Shared state is two free-running 64-bit byte counters (struct ring_idx) and
- * a power-of-two data area. A record is an 8-byte header {len, type} and the
+ * a power-of-two data area. A record is an 8-byte header {word, seal} and the
  * payload padded to 8 bytes. A record never wraps: when it would not fit
  * before the end, the producer writes a PAD record that fills the tail and
  * starts the record at offset 0, so every payload is contiguous.
  *
+ * The consumer does not read the producer's index: it polls the seal of the
+ * header at its own position, so a message costs it one cache line, the one
+ * the record is in. A seal is rec_seal(position), stored with release after
+ * the rest of the record. To make sure the consumer can never take stale
+ * bytes at its position for a record, the producer keeps the position after
+ * its last record "terminated": before it publishes a record it writes there
+ * a seal that cannot match (~rec_seal). It always has room to: a record is
+ * admitted only if 8 more bytes are free behind it. So the bytes at the
+ * consumer's position are either a record published for that very position,
+ * or a terminator, or (right after a reset) what ring_format wrote.
+ *
+ * The producer publishes its index anyway (for shmq stat) and reads the
+ * consumer's index, batched by the consumer (ring_release / ring_flush), to
+ * know what space is free; that index is validated before use.
+ *
  * Each side keeps its own index and the ring geometry in struct ring, in
- * private memory; the peer's index is read once, validated, and cached. The
- * largest payload is size/2 - 8, which guarantees that an empty ring always
- * has room for it, wherever the counters stand.
+ * private memory. The largest payload is size/2 - 16, which guarantees that
+ * an empty ring always has room for it and its terminator, wherever the
+ * counters stand.
  *
  * This module knows nothing of processes, futexes or segments, so it can be
  * unit-tested (and fuzzed) over ordinary memory.
@@ -31,7 +46,7 @@ struct ring {
 	uint32_t mask;
 	uint32_t max_payload;
 	uint64_t pos;  /* ours: prod for a producer, cons for a consumer */
-	uint64_t peer; /* the peer's index as last read and validated */
+	uint64_t peer; /* producer: the consumer's index as last read and validated */
 	/* producer: the reservation in progress */
 	uint32_t resv_skip; /* bytes of PAD before the record, 0 if none */
 	uint32_t resv_off;  /* record offset in data */
@@ -51,8 +66,12 @@ struct ring_view {
 
 static inline uint32_t ring_max_payload(uint32_t size)
 {
-	return size / 2 - REC_HDR_SIZE;
+	return size / 2 - 2 * REC_HDR_SIZE;
 }
+
+/* Make a ring's data area ready for a stream that starts at `start`: no
+ * bytes left from an earlier stream may pass for its first record. */
+void ring_format(void *data, uint32_t size, uint64_t start);
 
 /* Attach one side to a ring whose counters both stand at `start`, a
  * multiple of 8 (the library always starts at 0). */

@@ -81,6 +81,8 @@ static void slot_reset(shmq_server *s, uint32_t i)
 	store_relaxed(&c->pid, 0);
 	store_relaxed(&c->uid, 0);
 	store_relaxed(&c->cli_ev.waiting, 0);
+	ring_format(slot_req_data(c), s->g.ring_size, 0);
+	ring_format(slot_rep_data(c, &s->g), s->g.ring_size, 0);
 	store_relaxed(&c->gen, sl->gen);
 	/* Pairs with the client's acquire CAS on state in claim_slot: a client
 	 * that claims the slot sees it reset. */
