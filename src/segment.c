@@ -114,18 +114,41 @@ static int same_file(int fd, const char *path)
 	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
-/* The System V id a server wrote into its lock file, or -1. */
-static int read_shmid(int fd)
+/* What a System V server writes into its lock file: "<pid> <shmid>\n", the
+ * pid first (before the segment exists, shmid -1), so that a successor can
+ * recognise a segment its creator left half-made. */
+struct lockinfo {
+	long pid;
+	int shmid;
+};
+
+static void read_lockinfo(int fd, struct lockinfo *li)
 {
-	char buf[32] = { 0 };
+	char buf[48] = { 0 };
+	li->pid = -1;
+	li->shmid = -1;
 	if (pread(fd, buf, sizeof(buf) - 1, 0) <= 0)
-		return -1;
-	char *end;
+		return;
+	char *end, *p = buf;
 	errno = 0;
-	long v = strtol(buf, &end, 10);
-	if (errno || end == buf || (*end != '\n' && *end != '\0') || v < 0 || v > INT_MAX)
-		return -1;
-	return (int)v;
+	long pid = strtol(p, &end, 10);
+	if (errno || end == p || *end != ' ' || pid <= 0)
+		return;
+	p = end + 1;
+	long id = strtol(p, &end, 10);
+	if (errno || end == p || *end != '\n' || id < -1 || id > INT_MAX)
+		return;
+	li->pid = pid;
+	li->shmid = (int)id;
+}
+
+static int write_lockinfo(int fd, int shmid)
+{
+	char buf[48];
+	int n = snprintf(buf, sizeof(buf), "%ld %d\n", (long)getpid(), shmid);
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n)
+		return -errno;
+	return 0;
 }
 
 /* ---- header validation -------------------------------------------------- */
@@ -161,35 +184,58 @@ int seg_validate(const void *base, size_t size, struct geometry *g)
 
 /* ---- server side -------------------------------------------------------- */
 
-/* Take the lock file at sg->path as server: create it, or take over a stale
- * one (whose path we unlink while holding its lock). Returns the locked fd.
- * *old_shmid receives the System V id recorded in a stale lock file. */
-static int acquire(struct seg *sg, unsigned mode, int *old_shmid)
+static int sysv_header_is_shmq(int id)
 {
-	*old_shmid = -1;
-	for (int tries = 0; tries < 16; tries++) {
-		int fd = open(sg->path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			      mode & 0777u);
-		if (fd >= 0) {
-			/* The umask must not narrow what was asked (0660). */
-			if (fchmod(fd, mode & 0777u) < 0 || lock_try(fd, 0) < 0) {
-				/* Another server opened our fresh file and won. */
-				close(fd);
-				return -EADDRINUSE;
-			}
-			if (!same_file(fd, sg->path)) {
-				close(fd);
-				continue;
-			}
-			return fd;
-		}
-		if (errno != EEXIST)
-			return -errno;
+	void *p = shmat(id, NULL, SHM_RDONLY);
+	if (p == (void *)-1)
+		return 0;
+	struct shmid_ds ds;
+	struct geometry g;
+	int ok = shmctl(id, IPC_STAT, &ds) == 0 && seg_validate(p, ds.shm_segsz, &g) == 0;
+	shmdt(p);
+	return ok;
+}
 
-		fd = open(sg->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+/* May a server reclaim the System V segment `id` found on its key, given the
+ * stale lock file's record? Only if it is ours and shmq's. */
+static int sysv_reclaimable(int id, const struct lockinfo *li)
+{
+	struct shmid_ds ds;
+	if (shmctl(id, IPC_STAT, &ds) < 0)
+		return 0;
+	if (ds.shm_perm.uid != geteuid() || ds.shm_perm.cuid != geteuid())
+		return 0;
+	return id == li->shmid || (li->pid > 0 && ds.shm_cpid == (pid_t)li->pid) ||
+	       sysv_header_is_shmq(id);
+}
+
+static int posix_is_shmq(int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0 || st.st_size < (off_t)layout_slots_offset())
+		return 0;
+	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return 0;
+	struct geometry g;
+	int ok = seg_validate(p, (size_t)st.st_size, &g) == 0;
+	munmap(p, (size_t)st.st_size);
+	return ok;
+}
+
+/* Make sg->path free for a new server. If a file is there, its server must
+ * be dead (we get its byte-0 lock) and it must be ours and shmq's; then we
+ * unlink it while we hold its lock. *li receives a stale System V lock
+ * file's record. 0 when the path is free. */
+static int take_over(struct seg *sg, unsigned mode, struct lockinfo *li)
+{
+	li->pid = -1;
+	li->shmid = -1;
+	for (int tries = 0; tries < 16; tries++) {
+		int fd = open(sg->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0) {
 			if (errno == ENOENT)
-				continue; /* removed meanwhile: try to create again */
+				return 0;
 			return errno == ELOOP ? -EACCES : -errno;
 		}
 		int rc = fd_perm_ok(fd, mode, 1);
@@ -198,49 +244,52 @@ static int acquire(struct seg *sg, unsigned mode, int *old_shmid)
 			if (rc == -EAGAIN)
 				rc = -EADDRINUSE; /* its server is alive */
 		}
+		if (rc == 0 && !same_file(fd, sg->path)) {
+			close(fd); /* unlinked meanwhile: look again */
+			continue;
+		}
+		if (rc == 0 && sg->backend == SEG_POSIX && !posix_is_shmq(fd))
+			rc = -EEXIST; /* someone else's file: not ours to remove */
 		if (rc < 0) {
 			close(fd);
 			return rc;
 		}
-		if (!same_file(fd, sg->path)) {
-			close(fd);
-			continue;
-		}
-		/* Stale: its server died. Remember the segment it recorded, then
-		 * unlink it while we hold its lock, and create a fresh one. */
 		if (sg->backend == SEG_SYSV)
-			*old_shmid = read_shmid(fd);
+			read_lockinfo(fd, li);
 		unlink(sg->path);
 		close(fd);
+		return 0;
 	}
 	return -EAGAIN;
 }
 
-static int sysv_header_is_shmq(int id)
+/* Create sg->path exclusively and lock it. -EADDRINUSE if someone else
+ * created it first. */
+static int create_locked(struct seg *sg, unsigned mode)
 {
-	void *p = shmat(id, NULL, SHM_RDONLY);
-	if (p == (void *)-1)
-		return 0;
-	struct shmid_ds ds;
-	int ok = shmctl(id, IPC_STAT, &ds) == 0 && ds.shm_segsz >= sizeof(uint64_t) &&
-		 load_acquire(&((const struct seg_header *)p)->magic) == SHMQ_MAGIC;
-	shmdt(p);
-	return ok;
+	int fd = open(sg->path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 0777u);
+	if (fd < 0)
+		return errno == EEXIST ? -EADDRINUSE : errno == ELOOP ? -EACCES : -errno;
+	/* The umask must not narrow what was asked (0660). */
+	if (fchmod(fd, mode & 0777u) < 0 || lock_try(fd, 0) < 0 || !same_file(fd, sg->path)) {
+		/* Another server opened our fresh file and won. */
+		close(fd);
+		return -EADDRINUSE;
+	}
+	return fd;
 }
 
-static int sysv_create(struct seg *sg, size_t size, unsigned mode, int old_shmid)
+static int sysv_create(struct seg *sg, size_t size, unsigned mode, const struct lockinfo *li)
 {
+	int rc = write_lockinfo(sg->lock_fd, -1);
+	if (rc < 0)
+		return rc;
 	int id = shmget(sg->key, 0, 0);
 	if (id >= 0) {
 		/* Our lock is held, so no live shmq server owns this segment.
 		 * Reclaim it only if it is ours and shmq's; otherwise someone
 		 * else's data (or a squatter's trap) is there: refuse. */
-		struct shmid_ds ds;
-		if (shmctl(id, IPC_STAT, &ds) < 0)
-			return -errno;
-		if (ds.shm_perm.uid != geteuid() || ds.shm_perm.cuid != geteuid())
-			return -EEXIST;
-		if (id != old_shmid && !sysv_header_is_shmq(id))
+		if (!sysv_reclaimable(id, li))
 			return -EEXIST;
 		if (shmctl(id, IPC_RMID, NULL) < 0)
 			return -errno;
@@ -256,22 +305,40 @@ static int sysv_create(struct seg *sg, size_t size, unsigned mode, int old_shmid
 			return -EFBIG;
 		return -errno;
 	}
-	char buf[32];
-	int n = snprintf(buf, sizeof(buf), "%d\n", id);
-	if (ftruncate(sg->lock_fd, 0) < 0 || pwrite(sg->lock_fd, buf, (size_t)n, 0) != n) {
-		int rc = -errno;
-		shmctl(id, IPC_RMID, NULL);
-		return rc;
-	}
-	void *p = shmat(id, NULL, 0);
-	if (p == (void *)-1) {
-		int rc = -errno;
+	void *p = (void *)-1;
+	rc = write_lockinfo(sg->lock_fd, id);
+	if (rc == 0 && (p = shmat(id, NULL, 0)) == (void *)-1)
+		rc = -errno;
+	if (rc < 0) {
 		shmctl(id, IPC_RMID, NULL);
 		return rc;
 	}
 	sg->shmid = id;
 	sg->base = p;
 	return 0;
+}
+
+/* An unnamed file in SHM_DIR, to be named by seg_publish once the server
+ * has written the header: a server that dies before then leaves nothing, and
+ * a named POSIX segment without the magic is never one of ours. Falls back
+ * to creating the name at once where O_TMPFILE is not supported. */
+static int posix_open_new(struct seg *sg, unsigned mode)
+{
+	int fd = open(SHM_DIR, O_TMPFILE | O_RDWR | O_CLOEXEC, mode & 0777u);
+	if (fd < 0) {
+		if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+			return -errno;
+		fd = create_locked(sg, mode);
+		if (fd >= 0)
+			sg->published = 1;
+		return fd;
+	}
+	if (fchmod(fd, mode & 0777u) < 0 || lock_try(fd, 0) < 0) {
+		int rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
 }
 
 static int posix_create(struct seg *sg, size_t size)
@@ -293,20 +360,42 @@ static int posix_create(struct seg *sg, size_t size)
 
 int seg_create(struct seg *sg, size_t size, unsigned mode)
 {
-	int old_shmid;
-	int fd = acquire(sg, mode, &old_shmid);
-	if (fd < 0)
-		return fd;
-	sg->lock_fd = fd;
 	sg->size = size;
-	int rc = sg->backend == SEG_SYSV ? sysv_create(sg, size, mode, old_shmid)
-					 : posix_create(sg, size);
-	if (rc < 0) {
-		unlink(sg->path); /* we hold the lock: the path is ours */
-		close(fd);
-		sg->lock_fd = -1;
-		return rc;
+	for (int tries = 0; tries < 8; tries++) {
+		struct lockinfo li;
+		int rc = take_over(sg, mode, &li);
+		if (rc < 0)
+			return rc;
+		int fd = sg->backend == SEG_SYSV ? create_locked(sg, mode) : posix_open_new(sg, mode);
+		if (fd == -EADDRINUSE)
+			continue; /* another server was quicker: see whether it lives */
+		if (fd < 0)
+			return fd;
+		sg->lock_fd = fd;
+		if (sg->backend == SEG_SYSV) {
+			sg->published = 1;
+			rc = sysv_create(sg, size, mode, &li);
+		} else {
+			rc = posix_create(sg, size);
+		}
+		if (rc < 0) {
+			seg_destroy(sg);
+			return rc;
+		}
+		return 0;
 	}
+	return -EADDRINUSE;
+}
+
+int seg_publish(struct seg *sg)
+{
+	if (sg->published)
+		return 0;
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", sg->lock_fd);
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, sg->path, AT_SYMLINK_FOLLOW) < 0)
+		return errno == EEXIST ? -EADDRINUSE : -errno;
+	sg->published = 1;
 	return 0;
 }
 
@@ -314,7 +403,7 @@ void seg_destroy(struct seg *sg)
 {
 	if (sg->backend == SEG_SYSV && sg->shmid >= 0)
 		shmctl(sg->shmid, IPC_RMID, NULL);
-	if (sg->lock_fd >= 0)
+	if (sg->lock_fd >= 0 && sg->published)
 		unlink(sg->path); /* while we still hold the lock */
 	seg_detach(sg);
 }
@@ -333,11 +422,12 @@ static int sysv_attach(struct seg *sg, unsigned mode, int readonly)
 	int rc = fd_perm_ok(fd, mode, 0);
 	if (rc < 0)
 		return rc;
-	int recorded = read_shmid(fd);
+	struct lockinfo li;
+	read_lockinfo(fd, &li);
 	int id = shmget(sg->key, 0, 0);
 	if (id < 0)
 		return errno == ENOENT ? -ENOENT : -errno;
-	if (id != recorded)
+	if (id != li.shmid)
 		return lock_held(fd, 0) == 1 ? -EAGAIN : -ECONNREFUSED;
 	struct shmid_ds ds;
 	if (shmctl(id, IPC_STAT, &ds) < 0)
@@ -407,54 +497,39 @@ int seg_remove(struct seg *sg, unsigned flags)
 {
 	int force = flags & SHMQ_REMOVE_FORCE;
 	int fd = open(sg->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-	int found = 0;
+	if (fd < 0 && errno != ENOENT)
+		return errno == ELOOP ? -EACCES : -errno;
+	int rc = 0;
+	struct lockinfo li = { .pid = -1, .shmid = -1 };
 	if (fd >= 0) {
-		int rc = lock_try(fd, 0);
-		if (rc == -EAGAIN && !force) {
-			close(fd);
-			return -EADDRINUSE;
-		}
-		if (rc < 0 && rc != -EAGAIN) {
+		rc = lock_try(fd, 0);
+		if (rc == -EAGAIN)
+			rc = force ? 0 : -EADDRINUSE;
+		if (rc == 0 && sg->backend == SEG_POSIX && !force && !posix_is_shmq(fd))
+			rc = -EEXIST;
+		if (rc == 0 && sg->backend == SEG_SYSV)
+			read_lockinfo(fd, &li);
+		if (rc < 0) {
 			close(fd);
 			return rc;
 		}
-		if (sg->backend == SEG_POSIX && !force) {
-			struct geometry g;
-			struct stat st;
-			void *p = MAP_FAILED;
-			if (fstat(fd, &st) == 0 && st.st_size >= (off_t)layout_slots_offset())
-				p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-			int ours = p != MAP_FAILED && seg_validate(p, (size_t)st.st_size, &g) == 0;
-			if (p != MAP_FAILED)
-				munmap(p, (size_t)st.st_size);
-			if (!ours) {
-				close(fd);
-				return -EEXIST;
-			}
-		}
-		if (sg->backend == SEG_SYSV) {
-			int id = shmget(sg->key, 0, 0);
-			if (id >= 0 && shmctl(id, IPC_RMID, NULL) < 0) {
-				int e = -errno;
-				close(fd);
-				return e;
-			}
-		}
+		/* Ours, and stale (or forced): the lock file or POSIX file goes. */
 		unlink(sg->path);
-		close(fd);
-		return 0;
 	}
-	if (errno != ENOENT)
-		return errno == ELOOP ? -EACCES : -errno;
 	if (sg->backend == SEG_SYSV) {
 		int id = shmget(sg->key, 0, 0);
 		if (id >= 0) {
-			found = 1;
-			if (!force && !sysv_header_is_shmq(id))
-				return -EEXIST;
-			if (shmctl(id, IPC_RMID, NULL) < 0)
-				return -errno;
+			if (!force && !sysv_reclaimable(id, &li))
+				rc = -EEXIST; /* not shmq's: leave it */
+			else if (shmctl(id, IPC_RMID, NULL) < 0)
+				rc = -errno;
+		} else if (fd < 0) {
+			rc = errno == ENOENT ? -ENOENT : -errno;
 		}
+	} else if (fd < 0) {
+		rc = -ENOENT;
 	}
-	return found ? 0 : -ENOENT;
+	if (fd >= 0)
+		close(fd);
+	return rc;
 }

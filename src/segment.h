@@ -36,6 +36,7 @@ struct seg {
 	int lock_fd; /* POSIX: the segment's fd */
 	void *base;
 	size_t size;
+	int published; /* the name exists (POSIX segments are named last) */
 };
 
 /* Fill sg's address from cfg, validating the key or name. */
@@ -43,6 +44,8 @@ int seg_address(struct seg *sg, const shmq_config *cfg);
 
 /* Server: create exclusively, reclaiming a stale endpoint; lock byte 0. */
 int seg_create(struct seg *sg, size_t size, unsigned mode);
+/* Server: give the segment its name, once its header is written. */
+int seg_publish(struct seg *sg);
 /* Server: remove the endpoint and release everything. */
 void seg_destroy(struct seg *sg);
 

@@ -278,6 +278,10 @@ int shmq_server_create(shmq_server **out, const shmq_config *cfg)
 		goto fail;
 	s->hdr = s->seg.base;
 	server_init(s, cfg);
+	if ((rc = seg_publish(&s->seg)) < 0) {
+		seg_destroy(&s->seg);
+		goto fail;
+	}
 	s->next_check_ns = shmq__now_ns() + CHECK_INTERVAL_NS;
 	*out = s;
 	return 0;

@@ -54,7 +54,7 @@ int cmd_client(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
-			die_usage("invalid option");
+			die_bad_option(argv);
 		}
 	}
 	if (optind < argc)

@@ -76,7 +76,7 @@ int cmd_server(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
-			die_usage("invalid option");
+			die_bad_option(argv);
 		}
 	}
 	if (optind < argc)

@@ -50,7 +50,7 @@ int cmd_stat(int argc, char **argv)
 			stat_usage(stdout);
 			return 0;
 		}
-		die_usage("invalid option");
+		die_bad_option(argv);
 	}
 	if (optind < argc)
 		die_usage("unexpected argument '%s'", argv[optind]);
@@ -130,7 +130,7 @@ int cmd_rm(int argc, char **argv)
 			rm_usage(stdout);
 			return 0;
 		} else {
-			die_usage("invalid option");
+			die_bad_option(argv);
 		}
 	}
 	if (optind < argc)

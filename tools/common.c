@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <getopt.h>
 
 const char *prog = "shmq";
 
@@ -27,6 +28,15 @@ void die_usage(const char *fmt, ...)
 	fprintf(stderr, " (see '%s --help')\n", prog);
 	va_end(ap);
 	exit(2);
+}
+
+void die_bad_option(char **argv)
+{
+	/* getopt_long leaves the offending word just before optind. */
+	const char *arg = optind > 0 ? argv[optind - 1] : "";
+	if (optopt == 0)
+		die_usage("unknown option '%s'", arg);
+	die_usage("option '%s' is unknown or needs a value", arg);
 }
 
 int parse_u64(const char *opt, const char *s, unsigned long long lo, unsigned long long hi,

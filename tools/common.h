@@ -13,6 +13,8 @@ extern const char *prog; /* "shmq server", ... for messages */
 /* Print "shmq <cmd>: <message>" on stderr. */
 void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* After getopt_long returned '?' or ':': name the offending option, exit 2. */
+void die_bad_option(char **argv) __attribute__((noreturn));
 
 /* Parsers: return 0 and set *out, or -1 after printing an error. */
 int parse_u64(const char *opt, const char *s, unsigned long long lo, unsigned long long hi,

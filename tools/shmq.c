@@ -2,6 +2,7 @@
 /* shmq: command-line front end. Every subcommand uses the public API only. */
 #include <stdio.h>
 #include <string.h>
+#include <getopt.h>
 
 #include "common.h"
 
@@ -27,6 +28,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	opterr = 0; /* each subcommand reports bad options itself, in one line */
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
