@@ -94,7 +94,7 @@ int shmq_client_connect(shmq_client **out, const shmq_config *cfg)
 	if (!out || !cfg)
 		return -EINVAL;
 	*out = NULL;
-	if ((cfg->mode & ~0777u) || !(cfg->mode & 0600u))
+	if ((cfg->mode & ~0777u) || (cfg->mode & 0600u) != 0600u)
 		return -EINVAL;
 	shmq_client *c = calloc(1, sizeof(*c));
 	if (!c)
@@ -341,6 +341,8 @@ ssize_t shmq_client_request(shmq_client *c, const void *req, size_t len, void *r
 {
 	if (!c || (!req && len) || (!rep && cap))
 		return -EINVAL;
+	if (c->view_open)
+		return -EBUSY; /* before sending: the reply could not be taken */
 	uint64_t deadline = shmq__deadline(timeout_ms);
 	int rc = send_flags(c, req, len, SHMQ_MSG_REQUEST, deadline);
 	if (rc < 0)

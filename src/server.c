@@ -40,6 +40,7 @@ struct shmq_server {
 	uint32_t polls;
 	uint64_t next_check_ns;
 	int view_slot; /* slot of the view handed out, -1 if none */
+	int retry_slot; /* slot whose message did not fit the caller's buffer */
 	int resv_slot; /* slot of the open reservation, -1 if none */
 };
 
@@ -213,7 +214,7 @@ static int config_check(const shmq_config *cfg)
 	size_t r = cfg->ring_size;
 	if (cfg->slots == 0 || cfg->slots > SHMQ_MAX_SLOTS || r < SHMQ_MIN_RING_SIZE ||
 	    r > SHMQ_MAX_RING_SIZE || (r & (r - 1)) != 0 || (cfg->mode & ~0777u) ||
-	    !(cfg->mode & 0600u))
+	    (cfg->mode & 0600u) != 0600u)
 		return -EINVAL;
 	return 0;
 }
@@ -259,7 +260,7 @@ int shmq_server_create(shmq_server **out, const shmq_config *cfg)
 	shmq_server *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	s->view_slot = s->resv_slot = -1;
+	s->view_slot = s->resv_slot = s->retry_slot = -1;
 	s->spin_us = cfg->spin_us;
 	s->g.slots = cfg->slots;
 	s->g.ring_size = (uint32_t)cfg->ring_size;
@@ -325,6 +326,15 @@ static int poll_recv(void *arg)
 	if ((++s->polls & 1023) == 0 && shmq__now_ns() >= s->next_check_ns)
 		housekeeping(s);
 
+	/* A message left queued by -EMSGSIZE comes first, so a retry with a
+	 * larger buffer gets that very message. */
+	if (s->retry_slot >= 0) {
+		uint32_t i = (uint32_t)s->retry_slot;
+		s->retry_slot = -1;
+		for (uint32_t at = 0; at < s->nactive; at++)
+			if (s->active[at] == i)
+				s->rr = at;
+	}
 	for (uint32_t k = 0; k < s->nactive;) {
 		uint32_t at = (s->rr + k) % s->nactive;
 		uint32_t i = s->active[at];
@@ -402,7 +412,8 @@ ssize_t shmq_server_recv(shmq_server *s, void *buf, size_t cap, shmq_msg *msg,
 	if (rc < 0)
 		return rc;
 	if (msg->len > cap) {
-		s->view_slot = -1; /* leave it queued */
+		s->retry_slot = s->view_slot; /* leave it queued, first in line */
+		s->view_slot = -1;
 		msg->data = NULL;
 		return -EMSGSIZE;
 	}

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 #include "shmq.h"
@@ -28,6 +29,8 @@ const char *shmq_version(void)
 
 const char *shmq_strerror(int err)
 {
+	if (err == INT_MIN)
+		return "unknown error";
 	if (err < 0)
 		err = -err;
 	/* What these codes mean when shmq returns them; the rest as libc says. */
