@@ -108,7 +108,7 @@ typedef struct shmq_msg {
 } shmq_msg;
 
 /* What the server knows of one client. pid and uid are reported by the
- * client and checked against /proc when it connects. */
+ * client itself and not verified by the kernel (see SECURITY.md). */
 typedef struct shmq_client_info {
 	shmq_client_id id;
 	pid_t pid;
