@@ -269,7 +269,13 @@ static int poll_recv(void *arg)
 	if (ring_flush(&c->rep))
 		event_signal(&c->hdr->srv_ev);
 	rc = server_state(c);
-	return rc ? rc : -EAGAIN;
+	if (rc == 0)
+		return -EAGAIN;
+	/* Gone: but the server may have published a last message between our
+	 * peek and its close. The close is a release store after that
+	 * publication and server_state an acquire load, so one more peek
+	 * sees it. */
+	return ring_peek(&c->rep, &ctx->v) == 0 ? 0 : rc;
 }
 
 static int check_recv(void *arg)

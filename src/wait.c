@@ -39,6 +39,14 @@ void shmq__futex_wake(_Atomic uint32_t *word)
 	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
+/* The peer is gone (check failed), but it may have published what we wait
+ * for just before: poll once more, after check's loads, before giving up. */
+static int last_poll(shmq_poll_fn poll, void *ctx, int err)
+{
+	int rc = poll(ctx);
+	return rc == -EAGAIN ? err : rc;
+}
+
 int shmq__wait(struct event *ev, shmq_poll_fn poll, shmq_check_fn check, void *ctx,
 	       uint32_t spin_us, uint64_t deadline)
 {
@@ -65,7 +73,7 @@ int shmq__wait(struct event *ev, shmq_poll_fn poll, shmq_check_fn check, void *c
 				if (now >= spin_end)
 					break;
 				if ((n & 0xffff) == 0 && check && (rc = check(ctx)) != 0)
-					return rc;
+					return last_poll(poll, ctx, rc);
 			}
 		}
 	}
@@ -99,8 +107,10 @@ int shmq__wait(struct event *ev, shmq_poll_fn poll, shmq_check_fn check, void *c
 		 * nothing), check the peer at least once a slice. */
 		if (check && (w == -ETIMEDOUT || shmq__now_ns() >= next_check)) {
 			next_check = shmq__now_ns() + (uint64_t)SHMQ_WAIT_SLICE_MS * 1000000ull;
-			if ((rc = check(ctx)) != 0)
+			if ((rc = check(ctx)) != 0) {
+				rc = last_poll(poll, ctx, rc);
 				break;
+			}
 		}
 	}
 	store_relaxed(&ev->waiting, 0);
