@@ -180,9 +180,14 @@ struct send_ctx {
 static int poll_send(void *arg)
 {
 	struct send_ctx *ctx = arg;
-	int rc = ring_reserve(&ctx->c->req, ctx->len, &ctx->payload);
+	shmq_client *c = ctx->c;
+	int rc = ring_reserve(&c->req, ctx->len, &ctx->payload);
 	if (rc == -EPROTO)
-		ctx->c->broken = -EPROTO;
+		c->broken = -EPROTO;
+	/* Full: hand back the replies we consumed before we wait, the server
+	 * may be blocked sending us more. */
+	if (rc == -EAGAIN && ring_flush(&c->rep))
+		event_signal(&c->hdr->srv_ev);
 	return rc;
 }
 

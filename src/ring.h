@@ -90,9 +90,9 @@ uint64_t ring_used(const struct ring *r);
  *
  * The consumer hands space back to the producer in batches: ring_release
  * publishes cons only once a quarter of the ring has been consumed, and
- * ring_flush publishes the rest. A consumer must call ring_flush whenever
- * ring_peek finds the ring empty (before it waits), so a producer waiting for
- * space always gets it. Both return 1 when they published: the caller then
+ * ring_flush publishes the rest. A consumer must call ring_flush before it
+ * waits for anything (for data on this ring, or for room on another one), so
+ * a producer waiting for space always gets it. Both return 1 when they published: the caller then
  * wakes the producer if it sleeps. */
 int ring_peek(struct ring *r, struct ring_view *v);
 int ring_release(struct ring *r);

@@ -443,6 +443,18 @@ struct send_ctx {
 	void *payload;
 };
 
+/* Hand back every request byte we have consumed. Needed before we wait for
+ * anything: a client blocked on a full request ring may be the very one whose
+ * replies we wait to send. */
+static void flush_requests(shmq_server *s)
+{
+	for (uint32_t k = 0; k < s->nactive; k++) {
+		struct srv_slot *sl = &s->slots[s->active[k]];
+		if (ring_flush(&sl->req))
+			event_signal(&sl->ctl->cli_ev);
+	}
+}
+
 static int poll_send(void *arg)
 {
 	struct send_ctx *ctx = arg;
@@ -454,6 +466,8 @@ static int poll_send(void *arg)
 		slot_ban(ctx->s, ctx->slot);
 		return -ENOTCONN;
 	}
+	if (rc == -EAGAIN)
+		flush_requests(ctx->s);
 	return rc;
 }
 
