@@ -89,8 +89,8 @@ uint64_t ring_used(const struct ring *r);
  * in the ring until ring_release.
  *
  * The consumer hands space back to the producer in batches: ring_release
- * publishes cons only once a quarter of the ring has been consumed, and
- * ring_flush publishes the rest. A consumer must call ring_flush before it
+ * publishes cons once a quarter of the ring has been consumed or the ring has
+ * run empty, and ring_flush publishes the rest. A consumer must call ring_flush before it
  * waits for anything (for data on this ring, or for room on another one), so
  * a producer waiting for space always gets it. Both return 1 when they published: the caller then
  * wakes the producer if it sleeps. */

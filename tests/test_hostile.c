@@ -1,0 +1,1622 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Hostile peers, with real processes. DESIGN.md §6: any process that can
+ * attach may write anything, anywhere in the segment, at any moment.
+ *
+ * (A) A hostile client. A server process serves two honest client processes
+ *     (request/reply, numbered and checksummed payloads, replies checked byte
+ *     for byte) while a third process connects with shmq_client_connect, so
+ *     that it owns a slot and its lock, then maps the segment raw and
+ *     scribbles on its slot, on the header's doorbell and conn_seq, or on
+ *     another slot. One round per case. Each round: the server neither
+ *     crashes nor hangs, the honest clients keep completing requests, a
+ *     protocol violation gets the hostile client disconnected (banned)
+ *     within BAN_MS, and once it has gone its slot can be claimed again.
+ *     The consumer of a ring finds records by the seal at its own position
+ *     and never reads the producer's index: unsealed garbage and a moved
+ *     prod are not violations it can see, so for those the hostile client
+ *     must simply go on being served from where it stands.
+ * (B) A hostile server. The test owns the server and scribbles on a client
+ *     child's reply ring, its request ring's consumer index, the header's
+ *     state and the client's slot state: the client's calls fail with a named
+ *     error (-EPROTO, -EPIPE, -ECONNRESET, -ETIMEDOUT), never crash, hang or
+ *     read out of bounds, and the client exits normally.
+ *
+ * Run by the suite under ASan+UBSan: every buffer the library copies into is
+ * allocated at exactly the size it may fill, so a length that escaped
+ * validation is an out-of-bounds write the sanitizer reports.
+ */
+#include "harness.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "internal.h"
+
+#define RING	   4096u
+#define SLOTS	   4u /* two honest clients, the hostile one, one spare */
+#define NHONEST	   2
+#define HONEST_MIN 20000 /* requests each honest client completes, at least */
+#define BAN_MS	   3000	 /* a protocol violation is disconnected within this */
+#define PROGRESS   100	 /* honest requests that must complete after each round */
+#define XOR	   0xa5u /* a reply is its request with every byte xor'ed */
+
+/* ---- bookkeeping: children and endpoints to clean up on any exit -------- */
+
+static pid_t owner;
+static pid_t kids[8];
+
+static void track(pid_t pid)
+{
+	for (size_t i = 0; i < sizeof(kids) / sizeof(kids[0]); i++) {
+		if (kids[i] == 0) {
+			kids[i] = pid;
+			return;
+		}
+	}
+	CHECK(!"too many children");
+}
+
+static void untrack(pid_t pid)
+{
+	for (size_t i = 0; i < sizeof(kids) / sizeof(kids[0]); i++)
+		if (kids[i] == pid)
+			kids[i] = 0;
+}
+
+/* On a failed CHECK in the parent: kill the children, remove every endpoint
+ * this test may have made. Children inherit the handler: skip it there. */
+static void cleanup(void)
+{
+	if (getpid() != owner)
+		return;
+	for (size_t i = 0; i < sizeof(kids) / sizeof(kids[0]); i++) {
+		if (kids[i] > 0) {
+			kill(kids[i], SIGKILL);
+			waitpid(kids[i], NULL, 0);
+		}
+	}
+	for (int n = 0; n < 2; n++) {
+		for (int posix = 0; posix < 2; posix++) {
+			shmq_config cfg = test_config(n, posix);
+			shmq_remove(&cfg, SHMQ_REMOVE_FORCE);
+		}
+	}
+}
+
+static pid_t spawn(void)
+{
+	fflush(stdout);
+	fflush(stderr);
+	pid_t pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		test_timeout(110);
+		return 0;
+	}
+	track(pid);
+	return pid;
+}
+
+/* Reap a child that must exit 0 within timeout_ms; what names the failure. */
+static void reap_ok(pid_t pid, unsigned timeout_ms, const char *what)
+{
+	int st = wait_child(pid, timeout_ms);
+	untrack(pid);
+	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		fprintf(stderr, "%s: child %d %s (status 0x%x)\n", what, (int)pid,
+			st == -1 ? "timed out" : "failed", st);
+		exit(1);
+	}
+}
+
+/* The child must still be running. */
+static void check_alive(pid_t pid, const char *what)
+{
+	int st;
+	pid_t r = waitpid(pid, &st, WNOHANG);
+	if (r != 0) {
+		fprintf(stderr, "%s: process %d is gone (status 0x%x)\n", what, (int)pid,
+			r == pid ? st : -1);
+		untrack(pid);
+		exit(1);
+	}
+}
+
+static void xpipe(int fds[2])
+{
+	CHECK(pipe2(fds, O_CLOEXEC) == 0);
+}
+
+static void put(int fd, const void *p, size_t n)
+{
+	CHECK(write(fd, p, n) == (ssize_t)n);
+}
+
+/* Read exactly n bytes within timeout_ms; 0 on success. */
+static int get(int fd, void *p, size_t n, int timeout_ms)
+{
+	uint64_t end = now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	size_t got = 0;
+	while (got < n) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		uint64_t now = now_ns();
+		if (now >= end)
+			return -ETIMEDOUT;
+		int pr = poll(&pfd, 1, (int)((end - now) / 1000000ull) + 1);
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr <= 0)
+			continue;
+		ssize_t r = read(fd, (char *)p + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -EPIPE;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+static uint64_t ms_since(uint64_t t)
+{
+	return (now_ns() - t) / 1000000ull;
+}
+
+/* ---- the shared board: what the processes of part A tell each other ----- */
+
+struct board {
+	_Atomic uint32_t stop_server;
+	_Atomic uint32_t stop_honest;
+	_Atomic uint32_t honest_slot[NHONEST]; /* slot + 1, once connected */
+	_Atomic uint32_t honest_gen[NHONEST];
+	_Atomic uint64_t honest_done[NHONEST]; /* requests completed */
+	_Atomic int32_t served[SLOTS];	       /* pid the server serves in slot i, or 0 */
+	_Atomic uint64_t loops;		       /* server loop iterations */
+	_Atomic uint64_t other_msgs;	       /* messages from non-honest clients */
+	_Atomic uint64_t ban_ms_max;	       /* slowest disconnection after an attack */
+	_Atomic uint64_t toctou_intact;	       /* flipping records read intact */
+};
+
+static struct board *B;
+
+/* ---- messages: {magic, who, seq, len, checksum} + pseudo-random payload -- */
+
+struct mhdr {
+	uint32_t magic;
+	uint32_t who;
+	uint32_t seq;
+	uint32_t len;
+	uint64_t sum;
+};
+
+#define MSG_MAGIC   0x71657268u
+#define PAYLOAD_MAX 1000u
+
+static uint64_t msg_seed(uint32_t who, uint32_t seq)
+{
+	return ((uint64_t)who << 32) | seq;
+}
+
+static size_t make_req(unsigned char *buf, uint32_t who, uint32_t seq)
+{
+	struct mhdr h = {MSG_MAGIC, who, seq, (who * 7919u + seq * 104729u) % PAYLOAD_MAX, 0};
+	fill_random(buf + sizeof(h), h.len, msg_seed(who, seq));
+	h.sum = fnv1a(buf + sizeof(h), h.len);
+	memcpy(buf, &h, sizeof(h));
+	return sizeof(h) + h.len;
+}
+
+/* 0 if buf holds an intact request; its header in *h. */
+static int check_req(const unsigned char *buf, size_t n, struct mhdr *h)
+{
+	unsigned char want[PAYLOAD_MAX];
+	if (n < sizeof(*h))
+		return -1;
+	memcpy(h, buf, sizeof(*h));
+	if (h->magic != MSG_MAGIC || h->len != n - sizeof(*h) || h->len >= PAYLOAD_MAX ||
+	    fnv1a(buf + sizeof(*h), h->len) != h->sum)
+		return -1;
+	fill_random(want, h->len, msg_seed(h->who, h->seq));
+	return memcmp(want, buf + sizeof(*h), h->len) ? -1 : 0;
+}
+
+static void xor_bytes(unsigned char *out, const unsigned char *in, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i] = (unsigned char)(in[i] ^ XOR);
+}
+
+/* Is rep the reply to req, byte for byte? */
+static int is_reply(const unsigned char *req, const unsigned char *rep, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (rep[i] != (unsigned char)(req[i] ^ XOR))
+			return 0;
+	return 1;
+}
+
+static void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	CHECK(p);
+	return p;
+}
+
+/* ---- raw access to a segment, as any process with the permission can --- */
+
+struct raw {
+	unsigned char *base;
+	size_t size;
+	int posix;
+	struct geometry g;
+};
+
+static void raw_map(struct raw *r, const shmq_config *cfg)
+{
+	*r = (struct raw){.posix = cfg->name != NULL};
+	if (cfg->name) {
+		char path[300];
+		snprintf(path, sizeof(path), "/dev/shm/%s", cfg->name);
+		/* A second open file description: closing it leaves the OFD
+		 * locks of this process's handles alone. */
+		int fd = open(path, O_RDWR | O_CLOEXEC);
+		CHECK(fd >= 0);
+		struct stat st;
+		CHECK(fstat(fd, &st) == 0);
+		r->size = (size_t)st.st_size;
+		void *p = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		CHECK(p != MAP_FAILED);
+		close(fd);
+		r->base = p;
+	} else {
+		int id = shmget(cfg->key, 0, 0);
+		CHECK(id >= 0);
+		struct shmid_ds ds;
+		CHECK(shmctl(id, IPC_STAT, &ds) == 0);
+		void *p = shmat(id, NULL, 0);
+		CHECK(p != (void *)-1);
+		r->size = ds.shm_segsz;
+		r->base = p;
+	}
+	/* Our own geometry, from the config, checked against the header. */
+	r->g = (struct geometry){
+	    .slots = cfg->slots,
+	    .ring_size = (uint32_t)cfg->ring_size,
+	    .slots_offset = layout_slots_offset(),
+	    .slot_stride = layout_slot_stride((uint32_t)cfg->ring_size),
+	    .total = layout_total(cfg->slots, (uint32_t)cfg->ring_size),
+	};
+	struct geometry hg;
+	CHECK_EQ(seg_validate(r->base, r->size, &hg), 0);
+	CHECK(hg.slots == r->g.slots && hg.ring_size == r->g.ring_size && hg.total <= r->size);
+}
+
+static void raw_unmap(struct raw *r)
+{
+	if (r->posix)
+		munmap(r->base, r->size);
+	else
+		shmdt(r->base);
+	r->base = NULL;
+}
+
+static struct seg_header *raw_hdr(struct raw *r)
+{
+	return (struct seg_header *)(void *)r->base;
+}
+
+static struct slot_ctl *raw_slot(struct raw *r, uint32_t i)
+{
+	CHECK(i < r->g.slots);
+	return slot_ctl(r->base, &r->g, i);
+}
+
+/* Ring a doorbell the way a peer does, whether or not anyone sleeps. */
+static void ring_bell(struct event *ev)
+{
+	atomic_fetch_add(&ev->seq, 1);
+	syscall(SYS_futex, (uint32_t *)&ev->seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+/* Write a record header at stream position pos: the word, then the seal with
+ * release, as a producer does (the consumer polls the seal). */
+static void rec_put(unsigned char *data, uint64_t pos, uint32_t word, uint32_t seal)
+{
+	unsigned char *h = data + (pos & (RING - 1));
+	__atomic_store_n((uint32_t *)(void *)h, word, __ATOMIC_RELAXED);
+	__atomic_store_n((uint32_t *)(void *)(h + 4), seal, __ATOMIC_RELEASE);
+}
+
+/* A seal no record at pos can have: the consumer stops there. */
+static void rec_end(unsigned char *data, uint64_t pos)
+{
+	unsigned char *h = data + (pos & (RING - 1));
+	__atomic_store_n((uint32_t *)(void *)(h + 4), ~rec_seal(pos), __ATOMIC_RELAXED);
+}
+
+static uint32_t rec_size(uint32_t len)
+{
+	return REC_HDR_SIZE + (uint32_t)align_up(len, REC_ALIGN);
+}
+
+#define MAXP	(RING / 2 - 2 * REC_HDR_SIZE) /* ring_max_payload(RING) */
+#define BIG_LEN 0x3ffffff0u		      /* the largest length a word holds, about */
+
+/* ---- a thread that flips a record's length word under its reader ------- */
+
+/* It writes BIG_LEN and len in turn into *word, from before the record is
+ * sealed until the record has been consumed, so that the consumer's reads of
+ * the header race with it. A consumer that read the word twice would, now
+ * and then, validate one length and use the other. */
+struct flipper {
+	pthread_t thread;
+	_Atomic(uint32_t *) word;
+	uint32_t len;
+	_Atomic int parked; /* 1: it no longer writes to the last word given */
+	_Atomic int stop;
+};
+
+static void *flip_main(void *arg)
+{
+	struct flipper *f = arg;
+	for (;;) {
+		/* parked = 0 before loading word, and flip_park stores NULL
+		 * before loading parked: it cannot see 1 while we write. */
+		atomic_store(&f->parked, 0);
+		uint32_t *w = atomic_load(&f->word);
+		if (!w) {
+			atomic_store(&f->parked, 1);
+			if (atomic_load(&f->stop))
+				return NULL;
+			while (!atomic_load(&f->word) && !atomic_load(&f->stop))
+				;
+			continue;
+		}
+		for (int i = 0; i < 64; i++) {
+			__atomic_store_n(w, BIG_LEN, __ATOMIC_RELAXED);
+			__atomic_store_n(w, f->len, __ATOMIC_RELAXED);
+		}
+	}
+}
+
+static void flip_start(struct flipper *f, uint32_t len)
+{
+	*f = (struct flipper){.len = len};
+	CHECK(pthread_create(&f->thread, NULL, flip_main, f) == 0);
+}
+
+/* Stop writing to the word given last. */
+static void flip_park(struct flipper *f)
+{
+	atomic_store(&f->word, NULL);
+	while (!atomic_load(&f->parked))
+		;
+}
+
+static void flip_stop(struct flipper *f)
+{
+	atomic_store(&f->stop, 1);
+	flip_park(f);
+	CHECK(pthread_join(f->thread, NULL) == 0);
+}
+
+/* Put a record of len bytes (payload already written) at position pos while
+ * f flips its length word; returns nothing until it is sealed. */
+static void flip_record(struct flipper *f, unsigned char *data, uint64_t pos, uint32_t len)
+{
+	unsigned char *h = data + (pos & (RING - 1));
+	rec_end(data, pos + rec_size(len));
+	__atomic_store_n((uint32_t *)(void *)h, len, __ATOMIC_RELAXED);
+	atomic_store(&f->word, (uint32_t *)(void *)h);
+	while (atomic_load(&f->parked))
+		; /* it flips now */
+	__atomic_store_n((uint32_t *)(void *)(h + 4), rec_seal(pos), __ATOMIC_RELEASE);
+}
+
+/* If fewer than need bytes are left before the end, pad to the start. */
+static uint64_t pad_if_short(unsigned char *data, uint64_t p, uint32_t need)
+{
+	uint32_t tail = RING - (uint32_t)(p & (RING - 1));
+	if (tail >= need)
+		return p;
+	rec_put(data, p, (tail - REC_HDR_SIZE) | REC_PAD, rec_seal(p));
+	return p + tail;
+}
+
+/* ---- ring attacks: what a producer can do to its consumer --------------- */
+
+/* The ways a producer can lie to its consumer. The consumer finds records by
+ * the seal at its own position, so the first group, sealed, are protocol
+ * violations it must detect; the second group it must simply ignore (an
+ * unsealed record is one not written yet; the producer's index is only
+ * published for observers), and go on working when proper records follow. */
+enum ring_attack {
+	RA_RANDOM,    /* random bytes, sealed at the consumer's position */
+	RA_HUGE_LEN,  /* a record of length 0x3ffffff0 */
+	RA_OVER_MAX,  /* a record one byte longer than the largest payload */
+	RA_PAST_END,  /* a record running past the end of the data area */
+	RA_PAD_MID,   /* a PAD record that does not run to the end */
+	RA_PAD_END,   /* a PAD record at the end, with a wrong length */
+	RA_PAD_FLAG,  /* a PAD record with the request flag */
+	RA_TWO_PADS,  /* two PAD records in a row */
+	RA_UNSEALED,  /* random bytes, no valid seal: the first to be ignored */
+	RA_NEXT_LAP,  /* a well-formed record sealed for the next lap */
+	RA_BEYOND,    /* prod beyond cons + ring size */
+	RA_BACKWARDS, /* prod moved backwards */
+	RA_COUNT
+};
+
+#define RA_HARMLESS RA_UNSEALED /* this one and those after it are ignored */
+
+static const char *const ra_name[RA_COUNT] = {
+    "random bytes over the ring, sealed",
+    "record with length 0x3ffffff0",
+    "record longer than the largest payload",
+    "record running past the end of the ring",
+    "PAD record not running to the end of the ring",
+    "PAD record at the end with a wrong length",
+    "PAD record with the request flag",
+    "two PAD records in a row",
+    "random bytes over the ring, unsealed (ignored)",
+    "record sealed for the next lap (ignored)",
+    "prod beyond cons + ring size (ignored)",
+    "prod moved backwards (ignored)",
+};
+
+/* Is offset off in the data area the wrong place for the consumer to stand
+ * for attack a to be what it says? */
+static int ra_unsuitable(enum ring_attack a, uint32_t off)
+{
+	switch (a) {
+	case RA_PAD_END:
+	case RA_TWO_PADS:
+		return off == 0; /* a pad at offset 0 runs the whole ring */
+	case RA_PAST_END:
+		return off < RING - MAXP; /* a record that fits the limit can pass the end */
+	default:
+		return 0;
+	}
+}
+
+/* Scribble attack a into a ring whose consumer has read everything up to the
+ * producer's position p. Violations that want the record at offset 0 get
+ * there with a legal PAD, written last (the consumer may be polling it). The
+ * ignored ones write at p, so that the producer's next record, at p, is
+ * found where the consumer waits. */
+static void ring_attack(enum ring_attack a, unsigned char *data, struct ring_idx *idx, uint64_t p,
+			uint64_t seed)
+{
+	uint32_t off = (uint32_t)(p & (RING - 1));
+	uint32_t tail = RING - off;
+	uint64_t q = off ? p + tail : p; /* the record at offset 0 */
+	uint64_t prod = p;
+	int pad = 0;
+	uint32_t word;
+
+	CHECK(!ra_unsuitable(a, off));
+	switch (a) {
+	case RA_RANDOM:
+		fill_random(data, 512, seed);
+		memcpy(&word, data, sizeof(word));
+		if (!(word & REC_PAD) && (word & REC_LEN_MASK) <= MAXP)
+			word |= 0x20000000u; /* garbage, for sure */
+		rec_put(data, q, word, rec_seal(q));
+		pad = 1;
+		break;
+	case RA_HUGE_LEN:
+		rec_put(data, q, BIG_LEN | REC_REQUEST, rec_seal(q));
+		pad = 1;
+		break;
+	case RA_OVER_MAX:
+		/* It fits in the ring: only the payload limit catches it. */
+		rec_put(data, q, MAXP + 1, rec_seal(q));
+		pad = 1;
+		break;
+	case RA_PAST_END:
+		rec_put(data, p, tail, rec_seal(p));
+		break;
+	case RA_PAD_MID:
+		rec_put(data, q, 56 | REC_PAD, rec_seal(q));
+		pad = 1;
+		break;
+	case RA_PAD_END:
+		rec_put(data, p, (tail - 2 * REC_HDR_SIZE) | REC_PAD, rec_seal(p));
+		break;
+	case RA_PAD_FLAG:
+		rec_put(data, p, (tail - REC_HDR_SIZE) | REC_PAD | REC_REQUEST, rec_seal(p));
+		break;
+	case RA_TWO_PADS:
+		/* Each is right on its own: a pad over the whole ring at 0. */
+		rec_put(data, q, (RING - REC_HDR_SIZE) | REC_PAD, rec_seal(q));
+		pad = 1;
+		break;
+	case RA_UNSEALED:
+		fill_random(data + off, tail < 512 ? tail : 512, seed);
+		rec_end(data, p);
+		prod = p + 512;
+		break;
+	case RA_NEXT_LAP: {
+		uint32_t len = tail >= rec_size(64) + REC_HDR_SIZE ? 64 : 0;
+		fill_random(data + off + REC_HDR_SIZE, len, seed);
+		rec_put(data, p, len | REC_REQUEST, rec_seal(p + RING));
+		prod = p + rec_size(len);
+		break;
+	}
+	case RA_BEYOND:
+		prod = p + RING + 64;
+		break;
+	case RA_BACKWARDS:
+		prod = p - 8;
+		break;
+	default:
+		CHECK(!"no such attack");
+	}
+	if (pad && off)
+		rec_put(data, p, (tail - REC_HDR_SIZE) | REC_PAD, rec_seal(p));
+	/* Only observers read prod; a hostile producer writes it anyway. */
+	atomic_store_explicit(&idx->prod, prod, memory_order_release);
+}
+
+/* ====================================================================== */
+/* Part A: a hostile client                                               */
+/* ====================================================================== */
+
+/* ---- the server process -------------------------------------------------- */
+
+static int honest_index(shmq_client_id id)
+{
+	for (int k = 0; k < NHONEST; k++)
+		if (atomic_load(&B->honest_slot[k]) == id.slot + 1 &&
+		    atomic_load(&B->honest_gen[k]) == id.gen)
+			return k;
+	return -1;
+}
+
+/* Answer one message: honest requests are checked (intact, in order), any
+ * message gets its xor'ed bytes back. An honest client must always get its
+ * reply; anyone else may find its ring full or itself disconnected. */
+static void serve(shmq_server *s, const unsigned char *buf, size_t n, const shmq_msg *m,
+		  unsigned char *out, uint32_t *next)
+{
+	CHECK(n <= shmq_server_max_msg(s));
+	int k = honest_index(m->from);
+	if (k >= 0) {
+		struct mhdr h = {0};
+		if (check_req(buf, n, &h) != 0 || h.who != (uint32_t)k || h.seq != next[k]) {
+			fprintf(stderr,
+				"server: bad request from honest client %d (seq %u, want %u)\n", k,
+				h.seq, next[k]);
+			exit(1);
+		}
+		next[k]++;
+	} else {
+		atomic_fetch_add(&B->other_msgs, 1);
+	}
+	xor_bytes(out, buf, n);
+	int rc = shmq_server_send(s, m->from, out, n, k >= 0 ? 5000 : 0);
+	if (k >= 0 && rc != 0) {
+		fprintf(stderr, "server: reply to honest client %d: %s\n", k, shmq_strerror(rc));
+		exit(1);
+	}
+	CHECK(rc == 0 || rc == -EAGAIN || rc == -ENOTCONN);
+}
+
+/* Tell the others which pid the server serves in each slot: its private
+ * view, which a hostile client cannot write. */
+static void publish(shmq_server *s)
+{
+	shmq_client_info info[SLOTS];
+	int32_t pid[SLOTS] = {0};
+	int n = shmq_server_clients(s, info, SLOTS);
+	CHECK(n >= 0 && n <= (int)SLOTS);
+	for (int i = 0; i < n; i++) {
+		CHECK(info[i].id.slot < SLOTS);
+		pid[info[i].id.slot] = info[i].pid;
+	}
+	for (uint32_t i = 0; i < SLOTS; i++)
+		atomic_store(&B->served[i], pid[i]);
+	atomic_fetch_add(&B->loops, 1);
+}
+
+static void server_main(const shmq_config *cfg, int ready_fd)
+{
+	shmq_server *s;
+	CHECK_EQ(shmq_server_create(&s, cfg), 0);
+	size_t max = shmq_server_max_msg(s);
+	/* Exactly the largest message: a length that escaped validation
+	 * overflows it under ASan. */
+	unsigned char *buf = xmalloc(max);
+	unsigned char *out = xmalloc(max);
+	uint32_t next[NHONEST] = {0};
+	put(ready_fd, "s", 1);
+	close(ready_fd);
+	while (!atomic_load(&B->stop_server)) {
+		shmq_msg m;
+		ssize_t n = shmq_server_recv(s, buf, max, &m, 20);
+		if (n >= 0)
+			serve(s, buf, (size_t)n, &m, out, next);
+		else if (n != -ETIMEDOUT)
+			CHECK_EQ(n, -ETIMEDOUT);
+		publish(s);
+	}
+	CHECK_EQ(shmq_server_close(s), 0);
+	free(buf);
+	free(out);
+	exit(0);
+}
+
+/* ---- honest clients ------------------------------------------------------ */
+
+static void honest_main(const shmq_config *cfg, uint32_t who, int ready_fd)
+{
+	shmq_client *c;
+	CHECK_EQ(shmq_client_connect(&c, cfg), 0);
+	shmq_client_id me = shmq_client_self(c);
+	/* Before our first request, which the server reads after it. */
+	atomic_store(&B->honest_gen[who], me.gen);
+	atomic_store(&B->honest_slot[who], me.slot + 1);
+	put(ready_fd, "h", 1);
+	close(ready_fd);
+	size_t cap = shmq_client_max_msg(c);
+	unsigned char *req = xmalloc(cap);
+	unsigned char *rep = xmalloc(cap);
+	for (uint32_t seq = 0; seq < HONEST_MIN || !atomic_load(&B->stop_honest); seq++) {
+		size_t n = make_req(req, who, seq);
+		ssize_t r = shmq_client_request(c, req, n, rep, cap, 5000);
+		if (r != (ssize_t)n || !is_reply(req, rep, n)) {
+			fprintf(stderr, "honest client %u: request %u: %zd (%s)\n", who, seq, r,
+				r < 0 ? shmq_strerror((int)r) : "wrong reply");
+			exit(1);
+		}
+		atomic_store(&B->honest_done[who], seq + 1);
+	}
+	CHECK_EQ(shmq_client_close(c), 0);
+	free(req);
+	free(rep);
+	exit(0);
+}
+
+/* ---- the hostile client -------------------------------------------------- */
+
+struct hctx {
+	shmq_client *c;
+	struct raw raw;
+	struct seg_header *hdr;
+	struct slot_ctl *ctl;
+	unsigned char *req; /* its request ring's data */
+	uint32_t slot;
+	uint64_t seed;
+};
+
+/* What the round must end with. */
+enum { EXPECT_BAN, EXPECT_GONE, EXPECT_SERVED };
+
+struct hcase {
+	const char *name;
+	int (*run)(struct hctx *h, int arg);
+	int arg;
+};
+
+/* Requests by the book, answered byte for byte. */
+static void legit(struct hctx *h, int n, size_t len)
+{
+	size_t cap = shmq_client_max_msg(h->c);
+	unsigned char *req = xmalloc(len);
+	unsigned char *rep = xmalloc(cap);
+	for (int i = 0; i < n; i++) {
+		fill_random(req, len, h->seed + (uint64_t)i);
+		ssize_t r = shmq_client_request(h->c, req, len, rep, cap, 5000);
+		CHECK_EQ(r, (ssize_t)len);
+		CHECK(is_reply(req, rep, len));
+	}
+	free(req);
+	free(rep);
+}
+
+static uint64_t honest_total(void)
+{
+	uint64_t t = 0;
+	for (int k = 0; k < NHONEST; k++)
+		t += atomic_load(&B->honest_done[k]);
+	return t;
+}
+
+/* The server has been round its loop n more times: it has polled every
+ * ring it serves since now, ours included. */
+static void server_looped(uint64_t n)
+{
+	uint64_t start = atomic_load(&B->loops), t0 = now_ns();
+	while (atomic_load(&B->loops) - start < n) {
+		CHECK(ms_since(t0) < 10000);
+		usleep(200); /* polling a counter, with a deadline */
+	}
+}
+
+static int h_ring(struct hctx *h, int a)
+{
+	if (a == RA_BACKWARDS)
+		legit(h, 3, 100);
+	/* Move along by the book to where the attack means something. */
+	for (int i = 0; ra_unsuitable((enum ring_attack)a,
+				      (uint32_t)atomic_load(&h->ctl->req.prod) & (RING - 1));
+	     i++) {
+		CHECK(i < 8);
+		legit(h, 1, 1100);
+	}
+	ring_attack((enum ring_attack)a, h->req, &h->ctl->req, atomic_load(&h->ctl->req.prod),
+		    h->seed);
+	ring_bell(&h->hdr->srv_ev);
+	if (a < RA_HARMLESS)
+		return EXPECT_BAN;
+	/* Ignored: the server looks at it for a while, then takes what
+	 * follows by the book, from the very position of the garbage. */
+	server_looped(100);
+	legit(h, 3, 100);
+	return EXPECT_SERVED;
+}
+
+/* Records whose length flips between sane and huge while the server reads
+ * them, one after the other: the server must read each length once, and
+ * either take the record intact or ban us. */
+static int h_toctou(struct hctx *h, int arg)
+{
+	(void)arg;
+	uint32_t len = 64;
+	uint64_t p = atomic_load(&h->ctl->req.prod);
+	CHECK_EQ(p, 0); /* a fresh slot */
+	struct flipper f;
+	flip_start(&f, len);
+	int banned = 0;
+	uint64_t n;
+	for (n = 0; n < 300 && !banned; n++) {
+		p = pad_if_short(h->req, p, rec_size(len) + REC_HDR_SIZE);
+		unsigned char *payload = h->req + (p & (RING - 1)) + REC_HDR_SIZE;
+		fill_random(payload, len, h->seed + n);
+		flip_record(&f, h->req, p, len);
+		ring_bell(&h->hdr->srv_ev);
+		/* Either the server banned us, or it took the record (with
+		 * length 64) and replied. */
+		unsigned char rep[64];
+		uint64_t t0 = now_ns();
+		for (;;) {
+			ssize_t r = shmq_client_recv(h->c, rep, sizeof(rep), 20);
+			if (r == -ECONNRESET) {
+				banned = 1;
+				break;
+			}
+			if (r >= 0) {
+				CHECK_EQ(r, (ssize_t)len);
+				CHECK(is_reply(payload, rep, len));
+				break;
+			}
+			CHECK_EQ(r, -ETIMEDOUT);
+			CHECK(ms_since(t0) < BAN_MS);
+		}
+		flip_park(&f);
+		p += rec_size(len);
+	}
+	flip_stop(&f);
+	atomic_store(&B->toctou_intact, n - (uint64_t)banned);
+	if (!banned) /* never caught it huge: break the protocol plainly now */
+		rec_put(h->req, p, BIG_LEN, rec_seal(p));
+	ring_bell(&h->hdr->srv_ev);
+	return EXPECT_BAN;
+}
+
+static int h_state(struct hctx *h, int value)
+{
+	atomic_store(&h->ctl->state, (uint32_t)value);
+	return EXPECT_BAN;
+}
+
+/* The state flipped at random, CONNECTED half of the time, for 300 ms. */
+static int h_state_flip(struct hctx *h, int arg)
+{
+	(void)arg;
+	static const uint32_t v[] = {SLOT_FREE, SLOT_CLAIMED, SLOT_BANNED,
+				     7u,	0xffffffffu,  0x55aa55aau};
+	uint64_t s = h->seed, end = now_ns() + 300000000ull;
+	while (now_ns() < end) {
+		uint64_t x = xorshift64(&s);
+		atomic_store(&h->ctl->state, x & 1 ? SLOT_CONNECTED : v[(x >> 1) % 6]);
+	}
+	/* Whatever the server did meanwhile, it may not serve us now; it need
+	 * not write BANNED again over what we wrote after its ban. */
+	atomic_store(&h->ctl->state, SLOT_CLAIMED);
+	return EXPECT_GONE;
+}
+
+/* Garbage queued, then a proper leave: the server bans while draining (or
+ * before, if it reads the garbage first). */
+static int h_leave_garbage(struct hctx *h, int arg)
+{
+	(void)arg;
+	rec_put(h->req, 0, BIG_LEN, rec_seal(0));
+	uint32_t expect = SLOT_CONNECTED;
+	atomic_compare_exchange_strong(&h->ctl->state, &expect, SLOT_LEAVING);
+	atomic_fetch_add(&h->hdr->conn_seq, 1);
+	ring_bell(&h->hdr->srv_ev);
+	return EXPECT_BAN;
+}
+
+/* rep.cons, which the server reads when it needs room for a reply, moved
+ * backwards (arg 0) or far ahead (arg 1) after the server has seen it. */
+static int h_rep_cons(struct hctx *h, int ahead)
+{
+	legit(h, 12, 1000); /* 12 kB of replies through a 4 kB ring */
+	uint64_t cons = atomic_load(&h->ctl->rep.cons);
+	CHECK(cons > 0);
+	uint64_t bad = ahead ? cons + (1ull << 40) : 0;
+	atomic_store(&h->ctl->rep.cons, bad);
+	/* Requests whose replies we never read: the server soon needs room.
+	 * Our own library may publish the true index once, when a send has
+	 * to wait: write ours again after each send. */
+	unsigned char buf[1000];
+	fill_random(buf, sizeof(buf), h->seed);
+	for (int i = 0; i < 64; i++) {
+		int rc = shmq_client_send(h->c, buf, sizeof(buf), 200);
+		atomic_store(&h->ctl->rep.cons, bad);
+		if (rc == -ECONNRESET)
+			break;
+		CHECK(rc == 0 || rc == -ETIMEDOUT);
+	}
+	return EXPECT_BAN;
+}
+
+static int h_random_ctl(struct hctx *h, int arg)
+{
+	(void)arg;
+	fill_random(h->ctl, sizeof(*h->ctl), h->seed);
+	uint32_t st = atomic_load(&h->ctl->state);
+	if (st == SLOT_CONNECTED || st == SLOT_LEAVING)
+		atomic_store(&h->ctl->state, st ^ 0x10000u);
+	return EXPECT_BAN;
+}
+
+/* Fields the server does not act on after the connect: counters, identity,
+ * our own doorbell. It keeps serving us. */
+static int h_identity(struct hctx *h, int arg)
+{
+	(void)arg;
+	atomic_store(&h->ctl->gen, 0xdeadbeefu);
+	atomic_store(&h->ctl->pid, 1);
+	atomic_store(&h->ctl->uid, 0);
+	atomic_store(&h->ctl->msgs_in, ~0ull);
+	atomic_store(&h->ctl->msgs_out, ~0ull);
+	atomic_store(&h->ctl->cli_ev.waiting, 1);
+	atomic_store(&h->ctl->cli_ev.seq, 0x12345678u);
+	legit(h, 3, 200);
+	return EXPECT_SERVED;
+}
+
+/* Floods for a second, during which the honest clients must progress: the
+ * server's doorbell (arg 0) or conn_seq (arg 1). */
+static int h_flood(struct hctx *h, int what)
+{
+	uint64_t before = honest_total();
+	uint64_t end = now_ns() + 1000000000ull;
+	uint64_t n = 0;
+	while (now_ns() < end) {
+		for (int i = 0; i < 64; i++, n++) {
+			if (what == 0)
+				ring_bell(&h->hdr->srv_ev);
+			else
+				atomic_fetch_add(&h->hdr->conn_seq, 1);
+		}
+	}
+	uint64_t during = honest_total() - before;
+	if (during < PROGRESS) {
+		fprintf(stderr,
+			"hostile: %s flood (%llu rounds): honest clients did only %llu "
+			"requests in 1 s\n",
+			what ? "conn_seq" : "doorbell", (unsigned long long)n,
+			(unsigned long long)during);
+		exit(1);
+	}
+	legit(h, 3, 300);
+	return EXPECT_SERVED;
+}
+
+/* The header's line 0 (magic, geometry, server identity) scribbled: the
+ * server keeps its own copy and serves on; put back so others can connect. */
+static int h_header(struct hctx *h, int arg)
+{
+	(void)arg;
+	struct seg_header *hd = h->hdr;
+	unsigned char save[SHMQ_CACHELINE];
+	memcpy(save, hd, sizeof(save));
+	uint64_t before = honest_total();
+	fill_random((unsigned char *)hd + 8, sizeof(save) - 8, h->seed);
+	atomic_store(&hd->magic, 0);
+	legit(h, 5, 500);
+	uint64_t t0 = now_ns();
+	while (honest_total() - before < PROGRESS && ms_since(t0) < 10000)
+		usleep(1000); /* polling a counter, with a deadline */
+	CHECK(honest_total() - before >= PROGRESS);
+	memcpy((unsigned char *)hd + 8, save + 8, sizeof(save) - 8);
+	atomic_store(&hd->magic, SHMQ_MAGIC);
+	return EXPECT_SERVED;
+}
+
+/* Slot o, which nobody holds, must be reset by the server: FREE under the
+ * next generation. */
+static void wait_healed(struct slot_ctl *o, uint32_t gen, const char *what)
+{
+	uint64_t t0 = now_ns();
+	while (atomic_load(&o->state) != SLOT_FREE || atomic_load(&o->gen) != gen) {
+		if (ms_since(t0) > BAN_MS) {
+			fprintf(stderr,
+				"hostile: other slot not reset after %s (state %u gen %u, "
+				"want gen %u)\n",
+				what, atomic_load(&o->state), atomic_load(&o->gen), gen);
+			exit(1);
+		}
+		usleep(500); /* polling the segment, with a deadline */
+	}
+}
+
+/* Garbage in another, free, slot's control block and rings. */
+static int h_other_slot(struct hctx *h, int arg)
+{
+	(void)arg;
+	uint32_t j = SLOTS;
+	for (uint32_t i = 0; i < SLOTS; i++)
+		if (i != h->slot && atomic_load(&raw_slot(&h->raw, i)->state) == SLOT_FREE)
+			j = i;
+	CHECK(j < SLOTS);
+	struct slot_ctl *o = raw_slot(&h->raw, j);
+	unsigned char *data = slot_req_data(o);
+	uint32_t gen = atomic_load(&o->gen);
+
+	/* 1. Random bytes over its control block. */
+	fill_random(o, sizeof(*o), h->seed);
+	if (atomic_load(&o->state) == SLOT_FREE)
+		atomic_store(&o->state, 0x77u);
+	atomic_fetch_add(&h->hdr->conn_seq, 1);
+	wait_healed(o, ++gen, "random bytes");
+
+	/* 2. Marked connected, with garbage queued. */
+	fill_random(data, 256, h->seed + 1);
+	rec_put(data, 0, BIG_LEN, rec_seal(0));
+	atomic_store(&o->req.prod, 256);
+	atomic_store(&o->state, SLOT_CONNECTED);
+	atomic_fetch_add(&h->hdr->conn_seq, 1);
+	ring_bell(&h->hdr->srv_ev);
+	wait_healed(o, ++gen, "garbage queued");
+
+	/* 3. Marked connected, with a well-formed request queued. */
+	fill_random(data + REC_HDR_SIZE, 64, h->seed + 2);
+	rec_end(data, rec_size(64));
+	rec_put(data, 0, 64 | REC_REQUEST, rec_seal(0));
+	atomic_store(&o->req.prod, rec_size(64));
+	atomic_store(&o->state, SLOT_CONNECTED);
+	atomic_fetch_add(&h->hdr->conn_seq, 1);
+	ring_bell(&h->hdr->srv_ev);
+	wait_healed(o, ++gen, "a request queued");
+
+	legit(h, 3, 100);
+	return EXPECT_SERVED;
+}
+
+#define RING_CASE(a)                                                                               \
+	{                                                                                          \
+		NULL, h_ring, a                                                                    \
+	}
+
+static const struct hcase hcases[] = {
+    RING_CASE(RA_RANDOM),
+    RING_CASE(RA_HUGE_LEN),
+    RING_CASE(RA_OVER_MAX),
+    RING_CASE(RA_PAST_END),
+    RING_CASE(RA_PAD_MID),
+    RING_CASE(RA_PAD_END),
+    RING_CASE(RA_PAD_FLAG),
+    RING_CASE(RA_TWO_PADS),
+    RING_CASE(RA_UNSEALED),
+    RING_CASE(RA_NEXT_LAP),
+    RING_CASE(RA_BEYOND),
+    RING_CASE(RA_BACKWARDS),
+    {"record length flipping while the server reads it", h_toctou, 0},
+    {"slot state set to FREE", h_state, SLOT_FREE},
+    {"slot state set to CLAIMED", h_state, SLOT_CLAIMED},
+    {"slot state set to BANNED by the client", h_state, SLOT_BANNED},
+    {"slot state set to 0x7a3b91c2", h_state, 0x7a3b91c2},
+    {"slot state flipped at random for 300 ms", h_state_flip, 0},
+    {"garbage queued, then a leave", h_leave_garbage, 0},
+    {"rep.cons moved backwards", h_rep_cons, 0},
+    {"rep.cons moved far ahead", h_rep_cons, 1},
+    {"random bytes over the whole slot_ctl", h_random_ctl, 0},
+    {"identity, counters and own doorbell scribbled", h_identity, 0},
+    {"server doorbell rung in a tight loop for 1 s", h_flood, 0},
+    {"header conn_seq bumped in a tight loop for 1 s", h_flood, 1},
+    {"header magic and geometry scribbled (then restored)", h_header, 0},
+    {"garbage in another free slot", h_other_slot, 0},
+};
+
+#define NHCASES (sizeof(hcases) / sizeof(hcases[0]))
+
+static const char *hcase_name(const struct hcase *hc)
+{
+	return hc->name ? hc->name : ra_name[hc->arg];
+}
+
+static shmq_client *connect_retry(const shmq_config *cfg, const char *who)
+{
+	uint64_t t0 = now_ns();
+	for (;;) {
+		shmq_client *c;
+		int rc = shmq_client_connect(&c, cfg);
+		if (rc == 0)
+			return c;
+		if (rc != -EUSERS || ms_since(t0) > 5000) {
+			fprintf(stderr, "%s: connect: %s\n", who, shmq_strerror(rc));
+			exit(1);
+		}
+		usleep(2000); /* a slot is freed by the server's housekeeping */
+	}
+}
+
+/* The server's own view: it serves (or stopped serving) this pid in slot. */
+static void wait_served(uint32_t slot, pid_t pid, int yes)
+{
+	uint64_t t0 = now_ns();
+	while ((atomic_load(&B->served[slot]) == pid) != yes) {
+		if (ms_since(t0) > (yes ? 5000 : BAN_MS)) {
+			fprintf(stderr, "hostile: server %s slot %u after %d ms\n",
+				yes ? "never served" : "still serves", slot, yes ? 5000 : BAN_MS);
+			exit(1);
+		}
+		usleep(200); /* polling what the server publishes, with a deadline */
+	}
+}
+
+static void expect_outcome(struct hctx *h, int outcome, uint64_t t0)
+{
+	pid_t me = getpid();
+	if (outcome == EXPECT_SERVED) {
+		CHECK_EQ(atomic_load(&B->served[h->slot]), me);
+		return;
+	}
+	wait_served(h->slot, me, 0);
+	if (outcome == EXPECT_BAN) {
+		/* The server writes BANNED before it stops listing us. */
+		uint32_t st = atomic_load(&h->ctl->state);
+		if (st != SLOT_BANNED)
+			fprintf(stderr, "hostile: slot state %u after the ban\n", st);
+		CHECK_EQ(st, SLOT_BANNED);
+	}
+	uint64_t ms = ms_since(t0);
+	uint64_t prev = atomic_load(&B->ban_ms_max);
+	while (ms > prev && !atomic_compare_exchange_weak(&B->ban_ms_max, &prev, ms))
+		;
+	int rc = shmq_client_send(h->c, "x", 1, 0);
+	if (outcome == EXPECT_BAN)
+		CHECK_EQ(rc, -ECONNRESET);
+	else
+		CHECK(rc == -ECONNRESET || rc == -EPROTO);
+}
+
+static void hostile_main(const shmq_config *cfg, size_t k)
+{
+	const struct hcase *hc = &hcases[k];
+	struct hctx h = {.seed = 0x4057111e0000ull + k};
+	h.c = connect_retry(cfg, "hostile");
+	h.slot = shmq_client_self(h.c).slot;
+	raw_map(&h.raw, cfg);
+	h.hdr = raw_hdr(&h.raw);
+	h.ctl = raw_slot(&h.raw, h.slot);
+	h.req = slot_req_data(h.ctl);
+	wait_served(h.slot, getpid(), 1);
+
+	int outcome = hc->run(&h, hc->arg);
+	expect_outcome(&h, outcome, now_ns());
+	raw_unmap(&h.raw);
+	/* Leave both ways: by the book, or by just exiting. */
+	if (k & 1)
+		_exit(0);
+	shmq_client_close(h.c);
+	exit(0);
+}
+
+/* ---- the orchestrator ---------------------------------------------------- */
+
+/* After the round: the honest clients complete more requests. */
+static void expect_progress(const pid_t *honest, pid_t srv, const char *what)
+{
+	uint64_t start[NHONEST];
+	for (int k = 0; k < NHONEST; k++)
+		start[k] = atomic_load(&B->honest_done[k]);
+	uint64_t t0 = now_ns();
+	for (int k = 0; k < NHONEST; k++) {
+		while (atomic_load(&B->honest_done[k]) - start[k] < PROGRESS) {
+			check_alive(honest[k], what);
+			check_alive(srv, what);
+			if (ms_since(t0) > 10000) {
+				fprintf(stderr, "%s: honest client %d starved\n", what, k);
+				exit(1);
+			}
+			usleep(1000); /* polling a counter, with a deadline */
+		}
+	}
+}
+
+/* Two newcomers fill the two slots not taken by honest clients: one of them
+ * is the hostile client's old slot. Each is served, then leaves. */
+static void probe_slots(const shmq_config *cfg)
+{
+	shmq_client *c[SLOTS - NHONEST];
+	unsigned char req[64], rep[64];
+	for (size_t i = 0; i < SLOTS - NHONEST; i++)
+		c[i] = connect_retry(cfg, "probe");
+	for (size_t i = 0; i < SLOTS - NHONEST; i++) {
+		fill_random(req, sizeof(req), i);
+		CHECK_EQ(shmq_client_request(c[i], req, sizeof(req), rep, sizeof(rep), 5000),
+			 (ssize_t)sizeof(req));
+		CHECK(is_reply(req, rep, sizeof(req)));
+	}
+	for (size_t i = 0; i < SLOTS - NHONEST; i++)
+		CHECK_EQ(shmq_client_close(c[i]), 0);
+}
+
+static void check_gone(const shmq_config *cfg)
+{
+	char path[300];
+	if (cfg->name) {
+		snprintf(path, sizeof(path), "/dev/shm/%s", cfg->name);
+	} else {
+		CHECK(shmget(cfg->key, 0, 0) < 0 && errno == ENOENT);
+		snprintf(path, sizeof(path), "/dev/shm/shmq.sysv.0x%08x.lock", (unsigned)cfg->key);
+	}
+	CHECK(access(path, F_OK) < 0 && errno == ENOENT);
+}
+
+static int part_a(int posix)
+{
+	memset(B, 0, sizeof(*B));
+	shmq_config cfg = test_config(0, posix);
+	cfg.slots = SLOTS;
+	cfg.ring_size = RING;
+	int ready[2];
+	xpipe(ready);
+	char c;
+	pid_t srv = spawn();
+	if (srv == 0)
+		server_main(&cfg, ready[1]);
+	CHECK_EQ(get(ready[0], &c, 1, 10000), 0);
+	pid_t honest[NHONEST];
+	for (uint32_t k = 0; k < NHONEST; k++) {
+		if ((honest[k] = spawn()) == 0)
+			honest_main(&cfg, k, ready[1]);
+		CHECK_EQ(get(ready[0], &c, 1, 10000), 0);
+	}
+	close(ready[0]);
+	close(ready[1]);
+
+	int rounds = 0;
+	uint64_t t0 = now_ns();
+	for (size_t k = 0; k < NHCASES; k++) {
+		const struct hcase *hc = &hcases[k];
+		char what[160];
+		snprintf(what, sizeof(what), "hostile client (%s) case %zu \"%s\"",
+			 posix ? "posix" : "sysv", k, hcase_name(hc));
+		pid_t h = spawn();
+		if (h == 0)
+			hostile_main(&cfg, k);
+		reap_ok(h, 30000, what);
+		check_alive(srv, what);
+		expect_progress(honest, srv, what);
+		probe_slots(&cfg);
+		rounds++;
+	}
+	uint64_t ms = ms_since(t0);
+
+	atomic_store(&B->stop_honest, 1);
+	for (int k = 0; k < NHONEST; k++)
+		reap_ok(honest[k], 60000, "honest client");
+	atomic_store(&B->stop_server, 1);
+	reap_ok(srv, 10000, "server");
+	check_gone(&cfg);
+	printf("hostile client (%s): %d cases in %llu ms; honest clients completed %llu + %llu "
+	       "requests, all verified; server answered %llu other messages; slowest "
+	       "disconnection %llu ms after its attack; %llu flipping records taken intact before "
+	       "the ban\n",
+	       posix ? "posix" : "sysv", rounds, (unsigned long long)ms,
+	       (unsigned long long)atomic_load(&B->honest_done[0]),
+	       (unsigned long long)atomic_load(&B->honest_done[1]),
+	       (unsigned long long)atomic_load(&B->other_msgs),
+	       (unsigned long long)atomic_load(&B->ban_ms_max),
+	       (unsigned long long)atomic_load(&B->toctou_intact));
+	return rounds;
+}
+
+/* ====================================================================== */
+/* Part B: a hostile server                                               */
+/* ====================================================================== */
+
+#define B_LEGIT 5 /* requests answered by the book before the attack */
+
+enum { V_REQUEST, V_SEND }; /* what the client child does in a loop */
+
+struct report {
+	int32_t err;  /* the call that failed */
+	int32_t err2; /* the next call */
+	uint32_t ok;  /* replies received intact */
+	uint32_t bad; /* replies received wrong, or too long */
+	uint64_t ms;  /* how long the failing call took */
+};
+
+struct bctx {
+	shmq_server *s;
+	struct raw raw;
+	struct seg_header *hdr;
+	struct slot_ctl *ctl;
+	unsigned char *rep; /* the client's reply ring's data */
+	int res_fd;	    /* the client's report arrives here */
+	uint64_t seed;
+	unsigned char *buf; /* the last request taken */
+	size_t len;
+	shmq_client_id from;
+};
+
+struct bcase {
+	const char *name;
+	void (*attack)(struct bctx *b, int arg);
+	int arg;
+	int mode;	/* V_REQUEST or V_SEND */
+	int timeout_ms; /* of the client's calls */
+	int expect[2];	/* acceptable errors */
+	int extra_ok;	/* replies the client takes intact after the legit ones */
+};
+
+/* The client child: request/reply (or sends) until a call fails. */
+static void victim_main(const shmq_config *cfg, int mode, int timeout_ms, int fd)
+{
+	shmq_client *c;
+	CHECK_EQ(shmq_client_connect(&c, cfg), 0);
+	size_t cap = shmq_client_max_msg(c);
+	unsigned char *req = xmalloc(cap);
+	unsigned char *rep = xmalloc(cap); /* exactly what a reply may fill */
+	struct report r = {0};
+	for (uint32_t seq = 0; seq < 1000; seq++) {
+		size_t n = 1000;
+		if (mode == V_REQUEST)
+			n = make_req(req, 7, seq);
+		else
+			fill_random(req, n, seq);
+		uint64_t t0 = now_ns();
+		ssize_t got = mode == V_REQUEST
+				  ? shmq_client_request(c, req, n, rep, cap, timeout_ms)
+				  : shmq_client_send(c, req, n, timeout_ms);
+		if (got < 0) {
+			r.err = (int32_t)got;
+			r.ms = ms_since(t0);
+			break;
+		}
+		if (mode == V_REQUEST && ((size_t)got != n || !is_reply(req, rep, n)))
+			r.bad++;
+		else
+			r.ok++;
+	}
+	/* Once broken, the next call fails too, and promptly. */
+	r.err2 = (int32_t)shmq_client_request(c, req, 16, rep, cap, 100);
+	shmq_client_close(c);
+	free(req);
+	free(rep);
+	put(fd, &r, sizeof(r));
+	exit(0);
+}
+
+static int report_ready(struct bctx *b)
+{
+	struct pollfd pfd = {.fd = b->res_fd, .events = POLLIN};
+	return poll(&pfd, 1, 0) > 0;
+}
+
+/* Take one request and leave it unanswered: the client now waits. */
+static void b_take(struct bctx *b)
+{
+	shmq_msg m;
+	ssize_t n = shmq_server_recv(b->s, b->buf, shmq_server_max_msg(b->s), &m, 10000);
+	CHECK(n >= 0);
+	b->len = (size_t)n;
+	b->from = m.from;
+}
+
+/* Answer the request taken. */
+static void b_answer(struct bctx *b)
+{
+	xor_bytes(b->buf, b->buf, b->len);
+	CHECK_EQ(shmq_server_send(b->s, b->from, b->buf, b->len, 5000), 0);
+}
+
+static void b_serve(struct bctx *b)
+{
+	b_take(b);
+	b_answer(b);
+}
+
+/* Wake the client the way a server does, and wait until it has gone round
+ * its wait loop twice: it has polled its ring at least once since. */
+static void b_client_polled(struct bctx *b)
+{
+	for (int i = 0; i < 2; i++) {
+		atomic_store(&b->ctl->cli_ev.waiting, 0);
+		ring_bell(&b->ctl->cli_ev);
+		uint64_t t0 = now_ns();
+		while (!atomic_load(&b->ctl->cli_ev.waiting)) {
+			CHECK(ms_since(t0) < 5000);
+			usleep(100); /* polling the client's flag, with a deadline */
+		}
+	}
+}
+
+static void b_ring(struct bctx *b, int a)
+{
+	/* Answer by the book until the reply ring stands where the attack
+	 * means something. */
+	for (int i = 0; ra_unsuitable((enum ring_attack)a,
+				      (uint32_t)atomic_load(&b->ctl->rep.prod) & (RING - 1));
+	     i++) {
+		CHECK(i < 200);
+		b_serve(b);
+	}
+	b_take(b);
+	ring_attack((enum ring_attack)a, b->rep, &b->ctl->rep, atomic_load(&b->ctl->rep.prod),
+		    b->seed);
+	ring_bell(&b->ctl->cli_ev);
+	if (a < RA_HARMLESS)
+		return;
+	/* Ignored: once the client has looked at it, the reply by the book
+	 * (at the position of the garbage) reaches it intact; then close. */
+	b_client_polled(b);
+	b_answer(b);
+	b_take(b);
+	atomic_store(&b->hdr->state, EP_CLOSED);
+	ring_bell(&b->ctl->cli_ev);
+}
+
+static void b_hdr_state(struct bctx *b, int value)
+{
+	b_take(b);
+	atomic_store(&b->hdr->state, (uint32_t)value);
+	ring_bell(&b->ctl->cli_ev);
+}
+
+static void b_slot_state(struct bctx *b, int value)
+{
+	b_take(b);
+	atomic_store(&b->ctl->state, (uint32_t)value);
+	ring_bell(&b->ctl->cli_ev);
+}
+
+static void b_random_ctl(struct bctx *b, int arg)
+{
+	(void)arg;
+	b_take(b);
+	fill_random(b->ctl, sizeof(*b->ctl), b->seed);
+	ring_bell(&b->ctl->cli_ev);
+}
+
+/* No reply: silently (arg 0), or ringing the client's doorbell all along. */
+static void b_silent(struct bctx *b, int noisy)
+{
+	b_take(b);
+	uint64_t t0 = now_ns();
+	while (noisy && !report_ready(b) && ms_since(t0) < 5000)
+		for (int i = 0; i < 64; i++)
+			ring_bell(&b->ctl->cli_ev);
+}
+
+/* The slot state flipped at random while the client waits, BANNED last. */
+static void b_state_flip(struct bctx *b, int arg)
+{
+	(void)arg;
+	static const uint32_t v[] = {SLOT_FREE, SLOT_CLAIMED, SLOT_LEAVING, SLOT_BANNED, 9u};
+	b_take(b);
+	uint64_t s = b->seed, end = now_ns() + 100000000ull;
+	while (now_ns() < end) {
+		uint64_t x = xorshift64(&s);
+		atomic_store(&b->ctl->state, x & 1 ? SLOT_CONNECTED : v[(x >> 1) % 5]);
+	}
+	atomic_store(&b->ctl->state, SLOT_BANNED);
+	ring_bell(&b->ctl->cli_ev);
+}
+
+/* Wait for the client's next request, or its report; 1 if a request. */
+static int b_next(struct bctx *b)
+{
+	uint64_t t0 = now_ns();
+	while (!report_ready(b)) {
+		shmq_msg m;
+		ssize_t n = shmq_server_recv(b->s, b->buf, shmq_server_max_msg(b->s), &m, 10);
+		if (n >= 0) {
+			b->len = (size_t)n;
+			b->from = m.from;
+			return 1;
+		}
+		CHECK_EQ(n, -ETIMEDOUT);
+		CHECK(ms_since(t0) < 5000);
+	}
+	return 0;
+}
+
+/* Correct replies whose length flips to huge while the client reads them:
+ * the client reads each length once, and either takes the reply intact or
+ * fails with -EPROTO. If it never catches one huge, a bad record ends it. */
+static void b_toctou(struct bctx *b, int arg)
+{
+	(void)arg;
+	struct flipper f;
+	flip_start(&f, 0);
+	uint64_t p = atomic_load(&b->ctl->rep.prod);
+	int n;
+	for (n = 0; n < 300 && b_next(b); n++) {
+		/* The client sent another request: it has taken our reply. */
+		flip_park(&f);
+		uint32_t len = (uint32_t)b->len;
+		CHECK(len <= PAYLOAD_MAX + sizeof(struct mhdr));
+		p = pad_if_short(b->rep, p, rec_size(len) + REC_HDR_SIZE);
+		xor_bytes(b->rep + (p & (RING - 1)) + REC_HDR_SIZE, b->buf, len);
+		f.len = len;
+		flip_record(&f, b->rep, p, len);
+		ring_bell(&b->ctl->cli_ev);
+		p += rec_size(len);
+	}
+	flip_stop(&f);
+	if (n == 300) {
+		rec_put(b->rep, p, BIG_LEN, rec_seal(p));
+		ring_bell(&b->ctl->cli_ev);
+	}
+}
+
+/* The consumer index of the client's request ring moved backwards (arg 0)
+ * or far ahead (arg 1), after the client has seen it move: the client reads
+ * it when it needs room. We stop consuming, so it soon needs room. */
+static void b_req_cons(struct bctx *b, int ahead)
+{
+	unsigned char buf[1000], want[1000];
+	for (uint32_t seq = 0; seq < 12; seq++) { /* 12 kB through a 4 kB ring */
+		CHECK_EQ(shmq_server_recv(b->s, buf, sizeof(buf), NULL, 10000), 1000);
+		fill_random(want, sizeof(want), seq);
+		CHECK(memcmp(buf, want, sizeof(buf)) == 0);
+	}
+	uint64_t cons = atomic_load(&b->ctl->req.cons);
+	CHECK(cons > 0);
+	atomic_store(&b->ctl->req.cons, ahead ? cons + (1ull << 40) : 0);
+	ring_bell(&b->ctl->cli_ev);
+}
+
+#define EP EPROTO
+static const struct bcase bcases[] = {
+    {NULL, b_ring, RA_RANDOM, V_REQUEST, 2000, {EP, EP}, 0},
+    {NULL, b_ring, RA_HUGE_LEN, V_REQUEST, 2000, {EP, EP}, 0},
+    {NULL, b_ring, RA_OVER_MAX, V_REQUEST, 2000, {EP, EP}, 0},
+    {NULL, b_ring, RA_PAST_END, V_REQUEST, 2000, {EP, EP}, 0},
+    {NULL, b_ring, RA_PAD_MID, V_REQUEST, 2000, {EP, EP}, 0},
+    {NULL, b_ring, RA_PAD_END, V_REQUEST, 2000, {EP, EP}, 0},
+    {NULL, b_ring, RA_PAD_FLAG, V_REQUEST, 2000, {EP, EP}, 0},
+    {NULL, b_ring, RA_TWO_PADS, V_REQUEST, 2000, {EP, EP}, 0},
+    {NULL, b_ring, RA_UNSEALED, V_REQUEST, 2000, {EPIPE, EPIPE}, 1},
+    {NULL, b_ring, RA_NEXT_LAP, V_REQUEST, 2000, {EPIPE, EPIPE}, 1},
+    {NULL, b_ring, RA_BEYOND, V_REQUEST, 2000, {EPIPE, EPIPE}, 1},
+    {NULL, b_ring, RA_BACKWARDS, V_REQUEST, 2000, {EPIPE, EPIPE}, 1},
+    {"reply length flipping while the client reads it", b_toctou, 0, V_REQUEST, 2000, {EP, EP}},
+    {"header state set to CLOSED", b_hdr_state, EP_CLOSED, V_REQUEST, 2000, {EPIPE, EPIPE}},
+    {"header state set to INIT", b_hdr_state, EP_INIT, V_REQUEST, 2000, {EPIPE, EPIPE}},
+    {"header state set to 0x5eed", b_hdr_state, 0x5eed, V_REQUEST, 2000, {EPIPE, EPIPE}},
+    {"slot state set to BANNED",
+     b_slot_state,
+     SLOT_BANNED,
+     V_REQUEST,
+     2000,
+     {ECONNRESET, ECONNRESET}},
+    {"slot state set to FREE", b_slot_state, SLOT_FREE, V_REQUEST, 2000, {EP, EP}},
+    {"slot state set to 0xc0ffee", b_slot_state, 0xc0ffee, V_REQUEST, 2000, {EP, EP}},
+    {"slot state flipped at random for 100 ms", b_state_flip, 0, V_REQUEST, 2000, {EP, ECONNRESET}},
+    {"random bytes over the whole slot_ctl", b_random_ctl, 0, V_REQUEST, 2000, {EP, ECONNRESET}},
+    {"no reply", b_silent, 0, V_REQUEST, 300, {ETIMEDOUT, ETIMEDOUT}},
+    {"no reply, doorbell rung in a tight loop",
+     b_silent,
+     1,
+     V_REQUEST,
+     300,
+     {ETIMEDOUT, ETIMEDOUT}},
+    {"req.cons moved backwards", b_req_cons, 0, V_SEND, 2000, {EP, EP}},
+    {"req.cons moved far ahead", b_req_cons, 1, V_SEND, 2000, {EP, EP}},
+};
+#undef EP
+
+#define NBCASES (sizeof(bcases) / sizeof(bcases[0]))
+
+static void run_b_case(const struct bcase *bc, size_t k, int posix)
+{
+	const char *name = bc->name ? bc->name : ra_name[bc->arg];
+	shmq_config cfg = test_config(1, posix);
+	cfg.slots = 1;
+	cfg.ring_size = RING;
+	struct bctx b = {.seed = 0xbad5e4e40000ull + k};
+	CHECK_EQ(shmq_server_create(&b.s, &cfg), 0);
+	b.buf = xmalloc(shmq_server_max_msg(b.s));
+	raw_map(&b.raw, &cfg);
+	b.hdr = raw_hdr(&b.raw);
+	b.ctl = raw_slot(&b.raw, 0);
+	b.rep = slot_rep_data(b.ctl, &b.raw.g);
+
+	int res[2];
+	xpipe(res);
+	pid_t pid = spawn();
+	if (pid == 0) {
+		close(res[0]);
+		victim_main(&cfg, bc->mode, bc->timeout_ms, res[1]);
+	}
+	close(res[1]);
+	b.res_fd = res[0];
+	if (bc->mode == V_REQUEST)
+		for (int i = 0; i < B_LEGIT; i++)
+			b_serve(&b);
+	bc->attack(&b, bc->arg);
+
+	struct report r;
+	int got = get(res[0], &r, sizeof(r), 10000);
+	if (got != 0)
+		fprintf(stderr, "hostile server (%s) \"%s\": no report from the client\n",
+			posix ? "posix" : "sysv", name);
+	CHECK_EQ(got, 0);
+	close(res[0]);
+	char what[160];
+	snprintf(what, sizeof(what), "hostile server (%s) \"%s\"", posix ? "posix" : "sysv", name);
+	reap_ok(pid, 5000, what);
+
+	int ok = (r.err == -bc->expect[0] || r.err == -bc->expect[1]) && r.err2 < 0 && r.bad == 0 &&
+		 (bc->mode == V_SEND || r.ok >= B_LEGIT + (uint32_t)bc->extra_ok);
+	if (bc->timeout_ms < 1000)
+		ok = ok && r.ms >= (uint64_t)bc->timeout_ms &&
+		     r.ms < (uint64_t)bc->timeout_ms + 1000;
+	else
+		ok = ok && r.ms < 1500;
+	if (!ok)
+		fprintf(stderr, "%s: client got %s (%d) after %llu ms, then %s; %u ok, %u bad\n",
+			what, shmq_strerror(r.err), r.err, (unsigned long long)r.ms,
+			shmq_strerror(r.err2), r.ok, r.bad);
+	CHECK(ok);
+	raw_unmap(&b.raw);
+	CHECK_EQ(shmq_server_close(b.s), 0);
+	free(b.buf);
+	check_gone(&cfg);
+}
+
+static int part_b(int posix)
+{
+	uint64_t t0 = now_ns();
+	for (size_t k = 0; k < NBCASES; k++)
+		run_b_case(&bcases[k], k, posix);
+	printf("hostile server (%s): %zu cases in %llu ms; the client failed with the "
+	       "expected error each time and exited normally\n",
+	       posix ? "posix" : "sysv", NBCASES, (unsigned long long)ms_since(t0));
+	return (int)NBCASES;
+}
+
+int main(void)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	test_timeout(115);
+	owner = getpid();
+	atexit(cleanup);
+	void *p = mmap(NULL, sizeof(*B), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	CHECK(p != MAP_FAILED);
+	B = p;
+
+	int a = part_a(0) + part_a(1);
+	int b = part_b(0) + part_b(1);
+	printf("hostile: %d hostile-client rounds and %d hostile-server cases, all passed\n", a, b);
+	return 0;
+}
