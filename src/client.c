@@ -118,6 +118,7 @@ int shmq_client_connect(shmq_client **out, const shmq_config *cfg)
 	c->gen = load_relaxed(&c->ctl->gen);
 	store_relaxed(&c->ctl->pid, (int32_t)getpid());
 	store_relaxed(&c->ctl->uid, (uint32_t)geteuid());
+	store_relaxed(&c->ctl->cli_ev.never_sleeps, c->spin_us == SHMQ_SPIN_FOREVER);
 	ring_init(&c->req, &c->ctl->req, slot_req_data(c->ctl), c->g.ring_size, 0);
 	ring_init(&c->rep, &c->ctl->rep, slot_rep_data(c->ctl, &c->g), c->g.ring_size, 0);
 	prefault(slot_req_data(c->ctl), 2ull * c->g.ring_size);
@@ -354,7 +355,7 @@ ssize_t shmq_client_request(shmq_client *c, const void *req, size_t len, void *r
 		return -EINVAL;
 	if (c->view_open)
 		return -EBUSY; /* before sending: the reply could not be taken */
-	uint64_t deadline = shmq__deadline(timeout_ms);
+	uint64_t deadline = shmq__deadline_now(timeout_ms); /* covers both halves */
 	int rc = send_flags(c, req, len, SHMQ_MSG_REQUEST, deadline);
 	if (rc < 0)
 		return rc;

@@ -40,6 +40,10 @@ enum { SLOT_FREE = 0, SLOT_CLAIMED = 1, SLOT_CONNECTED = 2, SLOT_LEAVING = 3, SL
 struct event {
 	_Atomic uint32_t seq;
 	_Atomic uint32_t waiting;
+	/* Set once by the owner when it busy-polls (spin_us SHMQ_SPIN_FOREVER)
+	 * and so never sleeps: wakers then skip the barrier and the check. A
+	 * peer that lies about it only delays its own wake-ups. */
+	_Atomic uint32_t never_sleeps;
 };
 
 /* One ring's shared indices: free-running byte counters, each on its own

@@ -82,6 +82,7 @@ static void slot_reset(shmq_server *s, uint32_t i)
 	store_relaxed(&c->pid, 0);
 	store_relaxed(&c->uid, 0);
 	store_relaxed(&c->cli_ev.waiting, 0);
+	store_relaxed(&c->cli_ev.never_sleeps, 0);
 	ring_format(slot_req_data(c), s->g.ring_size, 0);
 	ring_format(slot_rep_data(c, &s->g), s->g.ring_size, 0);
 	store_relaxed(&c->gen, sl->gen);
@@ -243,6 +244,7 @@ static void server_init(shmq_server *s, const shmq_config *cfg)
 		slot_reset(s, i);
 	}
 	(void)cfg;
+	store_relaxed(&h->srv_ev.never_sleeps, s->spin_us == SHMQ_SPIN_FOREVER);
 	store_relaxed(&h->state, EP_READY);
 	/* Pairs with the load_acquire of magic in seg_validate: a client that
 	 * sees the magic sees every field above. Written last. */
@@ -336,13 +338,15 @@ static int poll_recv(void *arg)
 				s->rr = at;
 	}
 	for (uint32_t k = 0; k < s->nactive;) {
-		uint32_t at = (s->rr + k) % s->nactive;
+		uint32_t at = s->rr + k; /* rr < nactive, k < nactive: no divide */
+		if (at >= s->nactive)
+			at -= s->nactive;
 		uint32_t i = s->active[at];
 		struct srv_slot *sl = &s->slots[i];
 		struct ring_view v;
 		int rc = ring_peek(&sl->req, &v);
 		if (rc == 0) {
-			s->rr = (at + 1) % s->nactive;
+			s->rr = at + 1 < s->nactive ? at + 1 : 0;
 			s->view_slot = (int)i;
 			ctx->msg->data = v.data;
 			ctx->msg->len = v.len;

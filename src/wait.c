@@ -15,15 +15,6 @@ uint64_t shmq__now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-uint64_t shmq__deadline(int timeout_ms)
-{
-	if (timeout_ms < 0)
-		return UINT64_MAX;
-	if (timeout_ms == 0)
-		return 0;
-	return shmq__now_ns() + (uint64_t)timeout_ms * 1000000ull;
-}
-
 /* Not FUTEX_PRIVATE_FLAG: the word is shared between processes. */
 static int futex_wait(_Atomic uint32_t *word, uint32_t expect, uint64_t ns)
 {
@@ -53,6 +44,8 @@ int shmq__wait(struct event *ev, shmq_poll_fn poll, shmq_check_fn check, void *c
 	int rc = poll(ctx);
 	if (rc != -EAGAIN || deadline == 0)
 		return rc;
+	if (deadline != UINT64_MAX && (deadline & SHMQ__REL))
+		deadline = shmq__now_ns() + (deadline & ~SHMQ__REL) * 1000000ull;
 
 	/* Spin: no syscalls and no stores to shared memory. The clock is read
 	 * every 64 rounds only (a vDSO call, but not free). No PAUSE between

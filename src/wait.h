@@ -25,14 +25,34 @@
 
 uint64_t shmq__now_ns(void);
 
-/* Absolute CLOCK_MONOTONIC deadline for timeout_ms; UINT64_MAX = forever. */
-uint64_t shmq__deadline(int timeout_ms);
+/* Deadlines for shmq__wait: 0 = poll once, UINT64_MAX = forever, otherwise
+ * an absolute CLOCK_MONOTONIC time in ns, or SHMQ__REL | milliseconds, which
+ * shmq__wait turns into an absolute time only if it has to wait: a call that
+ * finds its ring ready does not read the clock. */
+#define SHMQ__REL (1ull << 63)
+
+static inline uint64_t shmq__deadline(int timeout_ms)
+{
+	if (timeout_ms < 0)
+		return UINT64_MAX;
+	return timeout_ms == 0 ? 0 : SHMQ__REL | (uint64_t)timeout_ms;
+}
+
+/* The same, fixed now: for a deadline shared by several waits. */
+static inline uint64_t shmq__deadline_now(int timeout_ms)
+{
+	if (timeout_ms <= 0)
+		return shmq__deadline(timeout_ms);
+	return shmq__now_ns() + (uint64_t)timeout_ms * 1000000ull;
+}
 
 void shmq__futex_wake(_Atomic uint32_t *word);
 
 /* Wake the sleeper on ev, if there is one. Call after publishing. */
 static inline void event_signal(struct event *ev)
 {
+	if (load_relaxed(&ev->never_sleeps))
+		return;
 	/* Pairs with the smp_mb in shmq__wait: either the sleeper's re-check
 	 * sees what we just published, or we see its waiting flag here. */
 	smp_mb();

@@ -10,122 +10,17 @@
  *      after SIGCONT everything is delivered.
  */
 #include "harness.h"
+#include "proc.h"
 
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/shm.h>
 
-/* ---- bookkeeping: children and endpoints to clean up on any exit -------- */
-
-static pid_t owner;
-static pid_t kids[16];
-
-static void track(pid_t pid)
-{
-	for (size_t i = 0; i < sizeof(kids) / sizeof(kids[0]); i++) {
-		if (kids[i] == 0) {
-			kids[i] = pid;
-			return;
-		}
-	}
-	CHECK(!"too many children");
-}
-
-static void untrack(pid_t pid)
-{
-	for (size_t i = 0; i < sizeof(kids) / sizeof(kids[0]); i++)
-		if (kids[i] == pid)
-			kids[i] = 0;
-}
-
-/* On a failed CHECK (exit(1)) in the parent: kill the children, remove every
- * endpoint this test may have made. Children inherit the handler: skip it. */
-static void cleanup(void)
-{
-	if (getpid() != owner)
-		return;
-	for (size_t i = 0; i < sizeof(kids) / sizeof(kids[0]); i++) {
-		if (kids[i] > 0) {
-			kill(kids[i], SIGKILL);
-			waitpid(kids[i], NULL, 0);
-		}
-	}
-	for (int n = 0; n < 4; n++) {
-		for (int posix = 0; posix < 2; posix++) {
-			shmq_config cfg = test_config(n, posix);
-			shmq_remove(&cfg, SHMQ_REMOVE_FORCE);
-		}
-	}
-}
-
-static pid_t spawn(void)
-{
-	fflush(stdout);
-	fflush(stderr);
-	pid_t pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		test_timeout(60);
-		return 0;
-	}
-	track(pid);
-	return pid;
-}
-
-/* Wait for a child; returns its status, fails the test on timeout. */
-static int reap(pid_t pid, unsigned timeout_ms)
-{
-	int st = wait_child(pid, timeout_ms);
-	untrack(pid);
-	CHECK(st != -1);
-	return st;
-}
-
-static void reap_ok(pid_t pid, unsigned timeout_ms)
-{
-	int st = reap(pid, timeout_ms);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		fprintf(stderr, "child %d: status 0x%x\n", (int)pid, st);
-	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-}
-
-static void reap_killed(pid_t pid)
-{
-	int st = reap(pid, 5000);
-	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-}
-
-static void xpipe(int fds[2])
-{
-	CHECK(pipe2(fds, O_CLOEXEC) == 0);
-}
+#define CHILD_S 60 /* a child's own alarm */
 
 static void put(int fd, const void *p, size_t n)
 {
 	CHECK(write(fd, p, n) == (ssize_t)n);
-}
-
-/* Read exactly n bytes; 0 on EOF before anything. */
-static int get(int fd, void *p, size_t n)
-{
-	size_t got = 0;
-	while (got < n) {
-		ssize_t r = read(fd, (char *)p + got, n - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return got ? -1 : 0;
-		got += (size_t)r;
-	}
-	return 1;
-}
-
-/* Block until the peer closes its end (or dies). */
-static void wait_eof(int fd)
-{
-	char c;
-	while (read(fd, &c, 1) > 0 || errno == EINTR)
-		;
 }
 
 static double ms_since(uint64_t t)
@@ -278,7 +173,7 @@ static void test_client_killed_streaming(int posix)
 	xpipe(start);
 	pid_t pid[NCLI];
 	for (uint32_t i = 0; i < NCLI; i++) {
-		if ((pid[i] = spawn()) == 0) {
+		if ((pid[i] = fork_kid(CHILD_S)) == 0) {
 			close(start[1]);
 			stream_client(&cfg, i, start[0]);
 		}
@@ -324,7 +219,7 @@ static void test_client_killed_streaming(int posix)
 	/* slots = 3 and two are taken: a newcomer must get the dead one's. */
 	int res[2];
 	xpipe(res);
-	pid_t late = spawn();
+	pid_t late = fork_kid(CHILD_S);
 	if (late == 0)
 		late_client(&cfg, res[1]);
 	close(res[1]);
@@ -377,7 +272,7 @@ struct kill_report {
  * and reports when. */
 static pid_t spawn_killer(pid_t watch, pid_t target, int out_fd)
 {
-	pid_t pid = spawn();
+	pid_t pid = fork_kid(CHILD_S);
 	if (pid)
 		return pid;
 	uint64_t end = now_ns() + 5000000000ull;
@@ -421,7 +316,7 @@ static pid_t start_mute_server(const shmq_config *cfg, int drain, int *hold_wr)
 	int ready[2], hold[2];
 	xpipe(ready);
 	xpipe(hold);
-	pid_t pid = spawn();
+	pid_t pid = fork_kid(CHILD_S);
 	if (pid == 0) {
 		close(ready[0]);
 		close(hold[1]);
@@ -535,7 +430,7 @@ static void test_client_killed_reserving(int posix)
 	int ready[2], hold[2];
 	xpipe(ready);
 	xpipe(hold);
-	pid_t pid = spawn();
+	pid_t pid = fork_kid(CHILD_S);
 	if (pid == 0) {
 		close(ready[0]);
 		close(hold[1]);
@@ -566,7 +461,7 @@ static void test_client_killed_reserving(int posix)
 	CHECK_EQ(shmq_server_recv(s, NULL, 0, NULL, 200), -ETIMEDOUT);
 
 	/* The server carries on: a newcomer gets the slot and a reply. */
-	pid_t late = spawn();
+	pid_t late = fork_kid(CHILD_S);
 	if (late == 0) {
 		shmq_client *c;
 		int rc = shmq_client_connect(&c, &cfg);
@@ -627,7 +522,7 @@ static void test_server_stopped(int posix)
 	int ready[2], res[2];
 	xpipe(ready);
 	xpipe(res);
-	pid_t srv = spawn();
+	pid_t srv = fork_kid(CHILD_S);
 	if (srv == 0) {
 		close(ready[0]);
 		close(res[0]);
@@ -680,10 +575,8 @@ static void test_server_stopped(int posix)
 
 int main(void)
 {
-	(void)harness_failures; /* harness.h defines it; unused here */
-	test_timeout(100);
-	owner = getpid();
-	atexit(cleanup);
+	setup(100); /* passed stays 0: everything is removed on every exit */
+	ep_track_test_configs();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	double worst = 0;

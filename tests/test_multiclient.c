@@ -13,10 +13,7 @@
  * while streaming, no client is left behind.
  */
 #include "harness.h"
-
-#include <limits.h>
-#include <poll.h>
-#include <sys/prctl.h>
+#include "proc.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SANITIZED 1
@@ -44,176 +41,6 @@
 #endif
 #define IO_MS	    30000 /* any one send or receive; only a bug comes near it */
 #define HELLO_MAGIC 0x48454c4fu
-
-/* ---- child processes, pipes, and cleanup on every way out --------------- */
-
-#define MAX_KIDS 64
-#define MAX_EPS	 8
-
-struct kid {
-	pid_t pid;
-	int done;
-};
-
-static pid_t owner;	     /* the test's main process */
-static shmq_server *own_srv; /* the server this process closes if it fails */
-static struct kid kids[MAX_KIDS];
-static int nkids;
-static shmq_config eps[MAX_EPS]; /* endpoints to remove if the test fails */
-static char ep_names[MAX_EPS][SHMQ_NAME_MAX + 2];
-static int neps;
-static int passed;
-
-static void ep_track(const shmq_config *cfg)
-{
-	CHECK(neps < MAX_EPS);
-	eps[neps] = *cfg;
-	if (cfg->name) {
-		snprintf(ep_names[neps], sizeof(ep_names[0]), "%s", cfg->name);
-		eps[neps].name = ep_names[neps];
-	}
-	neps++;
-}
-
-/* Kill the children and remove every endpoint. Runs from exit() or from
- * the alarm handler, so it sticks to kill, waitpid and the syscalls of
- * shmq_remove. */
-static void teardown(void)
-{
-	for (int i = 0; i < nkids; i++) {
-		if (!kids[i].done) {
-			kill(kids[i].pid, SIGKILL);
-			waitpid(kids[i].pid, NULL, 0);
-		}
-	}
-	for (int i = 0; i < neps; i++)
-		shmq_remove(&eps[i], SHMQ_REMOVE_FORCE);
-}
-
-static void at_exit(void)
-{
-	if (own_srv) {
-		shmq_server *s = own_srv;
-		own_srv = NULL;
-		shmq_server_close(s);
-	}
-	if (getpid() == owner && !passed)
-		teardown();
-}
-
-static void on_alarm(int sig)
-{
-	static const char msg[] = "TIMEOUT: test took too long\n";
-	ssize_t w = write(2, msg, sizeof(msg) - 1);
-	(void)sig;
-	(void)w;
-	if (getpid() == owner)
-		teardown();
-	_exit(1);
-}
-
-static void setup(unsigned seconds)
-{
-	owner = getpid();
-	test_timeout(seconds);
-	signal(SIGALRM, on_alarm); /* the harness's alarm, plus the cleanup */
-	atexit(at_exit);
-}
-
-static pid_t spawn(int (*fn)(void *), void *arg, unsigned seconds)
-{
-	CHECK(nkids < MAX_KIDS);
-	fflush(NULL); /* or the child would print our buffered output again */
-	pid_t pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		own_srv = NULL; /* the parent's, not ours to close */
-		nkids = 0;
-		prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
-		if (getppid() != owner)
-			_exit(1);
-		alarm(seconds);
-		exit(fn(arg));
-	}
-	kids[nkids++] = (struct kid){.pid = pid};
-	return pid;
-}
-
-/* Reap the children that have exited; any failure fails the test now. */
-static void kids_poll(void)
-{
-	for (int i = 0; i < nkids; i++) {
-		int st;
-		if (kids[i].done || waitpid(kids[i].pid, &st, WNOHANG) != kids[i].pid)
-			continue;
-		kids[i].done = 1;
-		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-			fprintf(stderr, "child %d failed (wait status 0x%x)\n", (int)kids[i].pid,
-				st);
-			exit(1);
-		}
-	}
-}
-
-static void kid_wait(pid_t pid, unsigned timeout_ms)
-{
-	uint64_t end = now_ns() + (uint64_t)timeout_ms * 1000000u;
-	for (;;) {
-		kids_poll();
-		for (int i = 0; i < nkids; i++)
-			if (kids[i].pid == pid && kids[i].done)
-				return;
-		if (now_ns() > end) {
-			fprintf(stderr, "child %d still running after %u ms\n", (int)pid,
-				timeout_ms);
-			exit(1);
-		}
-		usleep(1000); /* polling for a child's exit, not synchronising data */
-	}
-}
-
-struct chan {
-	int rd, wr;
-};
-
-static struct chan chan_new(void)
-{
-	int fd[2];
-	CHECK(pipe(fd) == 0);
-	return (struct chan){fd[0], fd[1]};
-}
-
-static void chan_close(struct chan *ch)
-{
-	close(ch->rd);
-	close(ch->wr);
-}
-
-static void chan_send(struct chan ch, const void *buf, size_t n)
-{
-	CHECK(n <= PIPE_BUF && write(ch.wr, buf, n) == (ssize_t)n);
-}
-
-/* Read exactly n bytes within timeout_ms; fail at once if a child fails. */
-static void chan_recv(struct chan ch, void *buf, size_t n, unsigned timeout_ms)
-{
-	unsigned char *p = buf;
-	uint64_t end = now_ns() + (uint64_t)timeout_ms * 1000000u;
-	while (n) {
-		struct pollfd pfd = {.fd = ch.rd, .events = POLLIN};
-		int r = poll(&pfd, 1, 20);
-		kids_poll();
-		if (r > 0) {
-			ssize_t k = read(ch.rd, p, n);
-			CHECK(k > 0);
-			p += k;
-			n -= (size_t)k;
-		} else if (now_ns() > end) {
-			fprintf(stderr, "no word from the other process in %u ms\n", timeout_ms);
-			exit(1);
-		}
-	}
-}
 
 /* ---- payloads ------------------------------------------------------------ */
 
@@ -609,7 +436,6 @@ static void run(int posix, int reqrep)
 
 int main(void)
 {
-	(void)harness_failures; /* harness.h defines it; unused here */
 	setup(115);
 	run(0, 0);
 	run(1, 0);

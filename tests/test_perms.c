@@ -14,6 +14,7 @@
  *  - a symlink planted at the endpoint's path is never followed.
  */
 #include "harness.h"
+#include "proc.h"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -28,91 +29,23 @@
 #define GID_OUT	  40003
 #define UID_SQUAT 65534 /* the squatter */
 
-/* ---- bookkeeping: children and endpoints to clean up on any exit -------- */
+#define CHILD_S 30 /* a child's own alarm */
 
-static pid_t owner;
-static pid_t kids[8];
 static char target[64]; /* symlink target in /tmp */
 
-static void track(pid_t pid)
+/* Besides the endpoints: anything planted at their paths, and the target. */
+static void remove_planted_all(void)
 {
-	for (size_t i = 0; i < sizeof(kids) / sizeof(kids[0]); i++) {
-		if (kids[i] == 0) {
-			kids[i] = pid;
-			return;
-		}
-	}
-	CHECK(!"too many children");
-}
-
-static void untrack(pid_t pid)
-{
-	for (size_t i = 0; i < sizeof(kids) / sizeof(kids[0]); i++)
-		if (kids[i] == pid)
-			kids[i] = 0;
-}
-
-static void path_of(const shmq_config *cfg, char *buf, size_t len)
-{
-	if (cfg->name)
-		snprintf(buf, len, "/dev/shm/%s", cfg->name);
-	else
-		snprintf(buf, len, "/dev/shm/shmq.sysv.0x%08x.lock", (unsigned)cfg->key);
-}
-
-/* Remove anything with this test's keys and names, shmq's or planted. */
-static void cleanup(void)
-{
-	if (getpid() != owner)
-		return;
-	for (size_t i = 0; i < sizeof(kids) / sizeof(kids[0]); i++) {
-		if (kids[i] > 0) {
-			kill(kids[i], SIGKILL);
-			waitpid(kids[i], NULL, 0);
-		}
-	}
-	for (int n = 0; n < 4; n++) {
-		for (int posix = 0; posix < 2; posix++) {
-			shmq_config cfg = test_config(n, posix);
-			char path[128];
-			shmq_remove(&cfg, SHMQ_REMOVE_FORCE);
-			path_of(&cfg, path, sizeof(path));
-			unlink(path);
-			int id = posix ? -1 : shmget(cfg.key, 0, 0);
-			if (id >= 0)
-				shmctl(id, IPC_RMID, NULL);
-		}
+	for (int i = 0; i < neps; i++) {
+		char path[128];
+		ep_path(&eps[i], path, sizeof(path));
+		unlink(path);
+		int id = eps[i].name ? -1 : shmget(eps[i].key, 0, 0);
+		if (id >= 0)
+			shmctl(id, IPC_RMID, NULL);
 	}
 	if (target[0])
 		unlink(target);
-}
-
-static pid_t spawn(void)
-{
-	fflush(stdout);
-	fflush(stderr);
-	pid_t pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		test_timeout(30);
-		return 0;
-	}
-	track(pid);
-	return pid;
-}
-
-static void reap_ok(pid_t pid)
-{
-	int st = wait_child(pid, 10000);
-	untrack(pid);
-	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		fprintf(stderr, "child %d: status 0x%x\n", (int)pid, st);
-	CHECK(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
-}
-
-static void xpipe(int fds[2])
-{
-	CHECK(pipe2(fds, O_CLOEXEC) == 0);
 }
 
 static int get_int(int fd)
@@ -129,18 +62,19 @@ static void become(uid_t uid, gid_t gid)
 		perror("become");
 		_exit(9);
 	}
+	/* A new uid clears the death signal fork_kid() set: set it again. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 }
 
 /* Root in a user namespace may not have the uids we need. */
 static int can_switch_uid(void)
 {
-	pid_t pid = spawn();
+	pid_t pid = fork_kid(CHILD_S);
 	if (pid == 0) {
 		int ok = setgroups(0, NULL) == 0 && setgid(GID_SHARE) == 0 && setuid(UID_SRV) == 0;
 		_exit(ok ? 0 : 1);
 	}
-	int st = wait_child(pid, 5000);
-	untrack(pid);
+	int st = kid_status(pid, 5000);
 	return st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
@@ -149,7 +83,7 @@ static int as_user(uid_t uid, gid_t gid, int (*fn)(const shmq_config *), const s
 {
 	int res[2];
 	xpipe(res);
-	pid_t pid = spawn();
+	pid_t pid = fork_kid(CHILD_S);
 	if (pid == 0) {
 		close(res[0]);
 		become(uid, gid);
@@ -159,7 +93,7 @@ static int as_user(uid_t uid, gid_t gid, int (*fn)(const shmq_config *), const s
 	close(res[1]);
 	int rc = get_int(res[0]);
 	close(res[0]);
-	reap_ok(pid);
+	reap_ok(pid, 10000);
 	return rc;
 }
 
@@ -215,7 +149,7 @@ static unsigned file_mode(const char *path)
 static void check_modes(const shmq_config *cfg, unsigned want)
 {
 	char path[128];
-	path_of(cfg, path, sizeof(path));
+	ep_path(cfg, path, sizeof(path));
 	CHECK_EQ(file_mode(path), want);
 	if (!cfg->name) {
 		struct shmid_ds ds;
@@ -314,7 +248,7 @@ static void test_group(int posix)
 	int ready[2], hold[2];
 	xpipe(ready);
 	xpipe(hold);
-	pid_t srv = spawn();
+	pid_t srv = fork_kid(CHILD_S);
 	if (srv == 0) {
 		close(ready[0]);
 		close(hold[1]);
@@ -328,7 +262,7 @@ static void test_group(int posix)
 	check_modes(&cfg, 0660);
 	char path[128];
 	struct stat st;
-	path_of(&cfg, path, sizeof(path));
+	ep_path(&cfg, path, sizeof(path));
 	CHECK(lstat(path, &st) == 0 && st.st_uid == UID_SRV && st.st_gid == GID_SHARE);
 
 	CHECK_EQ(as_user(UID_CLI, GID_SHARE, do_request, &cfg), 0);
@@ -342,7 +276,7 @@ static void test_group(int posix)
 	CHECK_EQ(as_user(UID_CLI, GID_SHARE, do_request, &cfg), 0);
 
 	close(hold[1]);
-	reap_ok(srv);
+	reap_ok(srv, 10000);
 	CHECK(lstat(path, &st) < 0 && errno == ENOENT);
 	printf("perms(%s): 0660 under umask 022 shares with the group (uid %d served, "
 	       "its uid seen); asking 0600 refuses it, another group is refused: -EACCES\n",
@@ -374,7 +308,7 @@ static int plant(const shmq_config *cfg)
 		return 0;
 	}
 	char path[128];
-	path_of(cfg, path, sizeof(path));
+	ep_path(cfg, path, sizeof(path));
 	int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0666);
 	if (fd < 0 || fchmod(fd, cfg->mode) < 0 ||
 	    write(fd, PLANTED, sizeof(PLANTED)) != sizeof(PLANTED))
@@ -390,7 +324,7 @@ static void planted_state(const shmq_config *cfg, struct planted *p, int sysv_se
 	if (sysv_seg)
 		return;
 	char path[128];
-	path_of(cfg, path, sizeof(path));
+	ep_path(cfg, path, sizeof(path));
 	CHECK(lstat(path, &p->st) == 0);
 }
 
@@ -410,7 +344,7 @@ static void check_planted(const shmq_config *cfg, const struct planted *before, 
 	} else {
 		char path[128];
 		struct stat st;
-		path_of(cfg, path, sizeof(path));
+		ep_path(cfg, path, sizeof(path));
 		CHECK(lstat(path, &st) == 0);
 		CHECK(st.st_ino == before->st.st_ino && st.st_uid == UID_SQUAT &&
 		      st.st_mode == before->st.st_mode && st.st_size == before->st.st_size);
@@ -427,7 +361,7 @@ static void check_planted(const shmq_config *cfg, const struct planted *before, 
 static void remove_planted(const shmq_config *cfg, int sysv_seg)
 {
 	char path[128];
-	path_of(cfg, path, sizeof(path));
+	ep_path(cfg, path, sizeof(path));
 	if (sysv_seg)
 		CHECK(shmctl(shmget(cfg->key, 0, 0), IPC_RMID, NULL) == 0);
 	else
@@ -456,7 +390,7 @@ static void test_planted(int what, unsigned mode, int want)
 	check_planted(&cfg, &before, what == 0);
 	if (what == 0) { /* we did not leave a lock file of ours either */
 		char path[128];
-		path_of(&cfg, path, sizeof(path));
+		ep_path(&cfg, path, sizeof(path));
 		CHECK(access(path, F_OK) < 0 && errno == ENOENT);
 	}
 	/* Nor does a client use it. */
@@ -474,7 +408,7 @@ static void test_symlink(int posix)
 {
 	shmq_config cfg = test_config(0, posix);
 	char path[128];
-	path_of(&cfg, path, sizeof(path));
+	ep_path(&cfg, path, sizeof(path));
 	snprintf(target, sizeof(target), "/tmp/shmq-test-target-%d", (int)getpid());
 	int fd = open(target, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	CHECK(fd >= 0 && write(fd, PLANTED, sizeof(PLANTED)) == sizeof(PLANTED));
@@ -515,10 +449,9 @@ static void test_symlink(int posix)
 
 int main(void)
 {
-	(void)harness_failures; /* harness.h defines it; unused here */
-	test_timeout(60);
-	owner = getpid();
-	atexit(cleanup);
+	setup(60); /* passed stays 0: everything is removed on every exit */
+	ep_track_test_configs();
+	teardown_extra = remove_planted_all;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	test_modes();

@@ -10,6 +10,7 @@
  *  - two servers racing for one key or name: exactly one wins.
  */
 #include "harness.h"
+#include "proc.h"
 
 #include <fcntl.h>
 #include <sys/shm.h>
@@ -17,101 +18,11 @@
 
 #define RACES 50
 
-/* ---- bookkeeping: children and endpoints to clean up on any exit -------- */
-
-static pid_t owner;
-static pid_t kids[8];
-
-static void track(pid_t pid)
-{
-	for (size_t i = 0; i < sizeof(kids) / sizeof(kids[0]); i++) {
-		if (kids[i] == 0) {
-			kids[i] = pid;
-			return;
-		}
-	}
-	CHECK(!"too many children");
-}
-
-static void untrack(pid_t pid)
-{
-	for (size_t i = 0; i < sizeof(kids) / sizeof(kids[0]); i++)
-		if (kids[i] == pid)
-			kids[i] = 0;
-}
-
-static void cleanup(void)
-{
-	if (getpid() != owner)
-		return;
-	for (size_t i = 0; i < sizeof(kids) / sizeof(kids[0]); i++) {
-		if (kids[i] > 0) {
-			kill(kids[i], SIGKILL);
-			waitpid(kids[i], NULL, 0);
-		}
-	}
-	for (int n = 0; n < 4; n++) {
-		for (int posix = 0; posix < 2; posix++) {
-			shmq_config cfg = test_config(n, posix);
-			shmq_remove(&cfg, SHMQ_REMOVE_FORCE);
-		}
-	}
-}
-
-static pid_t spawn(void)
-{
-	fflush(stdout);
-	fflush(stderr);
-	pid_t pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		test_timeout(30);
-		return 0;
-	}
-	track(pid);
-	return pid;
-}
-
-static int reap(pid_t pid)
-{
-	int st = wait_child(pid, 5000);
-	untrack(pid);
-	CHECK(st != -1);
-	return st;
-}
-
-static void xpipe(int fds[2])
-{
-	CHECK(pipe2(fds, O_CLOEXEC) == 0);
-}
-
-static int get(int fd, void *p, size_t n)
-{
-	ssize_t r;
-	do
-		r = read(fd, p, n);
-	while (r < 0 && errno == EINTR);
-	return r == (ssize_t)n;
-}
-
-static void wait_eof(int fd)
-{
-	char c;
-	while (read(fd, &c, 1) > 0 || errno == EINTR)
-		;
-}
+#define CHILD_S 30 /* a child's own alarm */
 
 static const char *where(const shmq_config *cfg)
 {
 	return cfg->name ? "posix" : "sysv";
-}
-
-static void lock_path(const shmq_config *cfg, char *buf, size_t len)
-{
-	if (cfg->name)
-		snprintf(buf, len, "/dev/shm/%s", cfg->name);
-	else
-		snprintf(buf, len, "/dev/shm/shmq.sysv.0x%08x.lock", (unsigned)cfg->key);
 }
 
 static int path_exists(const char *path)
@@ -127,7 +38,7 @@ static int path_exists(const char *path)
 static void nothing_left(const shmq_config *cfg)
 {
 	char path[128];
-	lock_path(cfg, path, sizeof(path));
+	ep_path(cfg, path, sizeof(path));
 	if (!cfg->name)
 		CHECK(shmget(cfg->key, 0, 0) < 0 && errno == ENOENT);
 	if (path_exists(path))
@@ -154,7 +65,7 @@ static pid_t start_server(const shmq_config *cfg, int *hold_wr)
 	int res[2], hold[2];
 	xpipe(res);
 	xpipe(hold);
-	pid_t pid = spawn();
+	pid_t pid = fork_kid(CHILD_S);
 	if (pid == 0) {
 		close(res[0]);
 		close(hold[1]);
@@ -173,8 +84,7 @@ static pid_t start_server(const shmq_config *cfg, int *hold_wr)
 static void kill_server(pid_t pid, int hold_wr)
 {
 	CHECK(kill(pid, SIGKILL) == 0);
-	int st = reap(pid);
-	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	reap_killed(pid);
 	close(hold_wr);
 }
 
@@ -301,7 +211,7 @@ static void test_foreign_sysv(void)
 	CHECK_EQ(shmq_server_create(&s, &cfg), -EEXIST);
 	CHECK(foreign_sysv_ok(cfg.key, id));
 	char path[128];
-	lock_path(&cfg, path, sizeof(path));
+	ep_path(&cfg, path, sizeof(path));
 	CHECK(!path_exists(path));
 	shmq_client *c;
 	CHECK(shmq_client_connect(&c, &cfg) < 0);
@@ -348,7 +258,7 @@ static void test_foreign_posix(void)
 {
 	shmq_config cfg = test_config(1, 1);
 	char path[128];
-	lock_path(&cfg, path, sizeof(path));
+	ep_path(&cfg, path, sizeof(path));
 	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	CHECK(fd >= 0);
 	CHECK(write(fd, FOREIGN_BYTES, sizeof(FOREIGN_BYTES)) == sizeof(FOREIGN_BYTES));
@@ -411,7 +321,7 @@ static void test_race(const shmq_config *cfg)
 		xpipe(done);
 		pid_t pid[2];
 		for (int i = 0; i < 2; i++) {
-			if ((pid[i] = spawn()) == 0) {
+			if ((pid[i] = fork_kid(CHILD_S)) == 0) {
 				close(start[1]);
 				close(res[0]);
 				close(done[1]);
@@ -433,7 +343,7 @@ static void test_race(const shmq_config *cfg)
 		wins[r[winner].pid == pid[1]]++;
 		close(done[1]);
 		for (int i = 0; i < 2; i++) {
-			int st = reap(pid[i]);
+			int st = reap(pid[i], 5000);
 			CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 		}
 		nothing_left(cfg);
@@ -445,9 +355,8 @@ static void test_race(const shmq_config *cfg)
 
 int main(void)
 {
-	test_timeout(100);
-	owner = getpid();
-	atexit(cleanup);
+	setup(100); /* passed stays 0: everything is removed on every exit */
+	ep_track_test_configs();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	for (int posix = 0; posix < 2; posix++) {
