@@ -157,7 +157,8 @@ SHMQ_API int shmq_server_client_info(shmq_server *s, shmq_client_id id,
 				     shmq_client_info *out);
 
 /* ---- client ----------------------------------------------------------- */
-/* Attach to a server's endpoint and claim a slot. */
+/* Attach to a server's endpoint and claim a slot. -EAGAIN: the server is
+ * still writing the endpoint's header; retry. */
 SHMQ_API int shmq_client_connect(shmq_client **out, const shmq_config *cfg);
 /* Leave: messages already sent are still delivered. */
 SHMQ_API int shmq_client_close(shmq_client *c);

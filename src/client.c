@@ -106,8 +106,12 @@ int shmq_client_connect(shmq_client **out, const shmq_config *cfg)
 	if ((rc = seg_attach(&c->seg, cfg->mode, 0)) < 0)
 		goto fail;
 	c->hdr = c->seg.base;
-	if ((rc = seg_validate(c->seg.base, c->seg.size, &c->g)) < 0)
+	if ((rc = seg_validate(c->seg.base, c->seg.size, &c->g)) < 0) {
+		/* No valid header yet under a live server: it is still starting. */
+		if (rc == -EPROTO && lock_held(c->seg.lock_fd, 0) == 1)
+			rc = -EAGAIN;
 		goto fail_detach;
+	}
 	if (load_acquire(&c->hdr->state) != EP_READY || lock_held(c->seg.lock_fd, 0) != 1) {
 		rc = -ECONNREFUSED; /* stale: its server is gone */
 		goto fail_detach;

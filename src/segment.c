@@ -142,11 +142,13 @@ static void read_lockinfo(int fd, struct lockinfo *li)
 	li->shmid = (int)id;
 }
 
+/* One fixed-width record, rewritten in place by a single pwrite: a reader
+ * (or a successor, if we are killed) never sees it half-written or empty. */
 static int write_lockinfo(int fd, int shmid)
 {
 	char buf[48];
-	int n = snprintf(buf, sizeof(buf), "%ld %d\n", (long)getpid(), shmid);
-	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n)
+	int n = snprintf(buf, sizeof(buf), "%10ld %11d\n", (long)getpid(), shmid);
+	if (pwrite(fd, buf, (size_t)n, 0) != n)
 		return -errno;
 	return 0;
 }
