@@ -211,6 +211,19 @@ static int sysv_reclaimable(int id, const struct lockinfo *li)
 	       sysv_header_is_shmq(id);
 }
 
+/* Our lock is held, so no live shmq server owns the segment on our key, if
+ * there is one. Remove it if it is ours and shmq's; otherwise someone else's
+ * data (or a squatter's trap) is there: refuse. 0 when the key is free. */
+static int sysv_clear_key(struct seg *sg, const struct lockinfo *li)
+{
+	int id = shmget(sg->key, 0, 0);
+	if (id < 0)
+		return errno == ENOENT ? 0 : errno == EACCES ? -EEXIST : -errno;
+	if (!sysv_reclaimable(id, li))
+		return -EEXIST;
+	return shmctl(id, IPC_RMID, NULL) < 0 ? -errno : 0;
+}
+
 static int posix_is_shmq(int fd)
 {
 	struct stat st;
@@ -252,12 +265,17 @@ static int take_over(struct seg *sg, unsigned mode, struct lockinfo *li)
 		}
 		if (rc == 0 && sg->backend == SEG_POSIX && !posix_is_shmq(fd))
 			rc = -EEXIST; /* someone else's file: not ours to remove */
+		if (rc == 0 && sg->backend == SEG_SYSV) {
+			/* Remove the dead server's segment before its lock file:
+			 * the file's record is what proves a half-made segment
+			 * ours, so it must outlive the segment. */
+			read_lockinfo(fd, li);
+			rc = sysv_clear_key(sg, li);
+		}
 		if (rc < 0) {
 			close(fd);
 			return rc;
 		}
-		if (sg->backend == SEG_SYSV)
-			read_lockinfo(fd, li);
 		unlink(sg->path);
 		close(fd);
 		return 0;
@@ -284,22 +302,9 @@ static int create_locked(struct seg *sg, unsigned mode)
 static int sysv_create(struct seg *sg, size_t size, unsigned mode, const struct lockinfo *li)
 {
 	int rc = write_lockinfo(sg->lock_fd, -1);
-	if (rc < 0)
+	if (rc < 0 || (rc = sysv_clear_key(sg, li)) < 0)
 		return rc;
-	int id = shmget(sg->key, 0, 0);
-	if (id >= 0) {
-		/* Our lock is held, so no live shmq server owns this segment.
-		 * Reclaim it only if it is ours and shmq's; otherwise someone
-		 * else's data (or a squatter's trap) is there: refuse. */
-		if (!sysv_reclaimable(id, li))
-			return -EEXIST;
-		if (shmctl(id, IPC_RMID, NULL) < 0)
-			return -errno;
-	} else if (errno != ENOENT) {
-		return errno == EACCES ? -EEXIST : -errno;
-	}
-
-	id = shmget(sg->key, size, IPC_CREAT | IPC_EXCL | (int)(mode & 0777u));
+	int id = shmget(sg->key, size, IPC_CREAT | IPC_EXCL | (int)(mode & 0777u));
 	if (id < 0) {
 		/* EINVAL: larger than kernel.shmmax; ENOSPC: kernel.shmmni or
 		 * shmall reached. Name them apart for the caller. */
@@ -416,9 +421,14 @@ static int sysv_attach(struct seg *sg, unsigned mode, int readonly)
 {
 	int fd = open(sg->path, (readonly ? O_RDONLY : O_RDWR) | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
-		if (errno == ENOENT)
-			return shmget(sg->key, 0, 0) >= 0 ? -EPROTO : -ENOENT;
-		return errno == ELOOP ? -EACCES : -errno;
+		if (errno != ENOENT)
+			return errno == ELOOP ? -EACCES : -errno;
+		/* A segment but no lock file: a shmq endpoint whose server is
+		 * gone (or being replaced), or something else on our key. */
+		int id = shmget(sg->key, 0, 0);
+		if (id < 0)
+			return -ENOENT;
+		return sysv_header_is_shmq(id) ? -ECONNREFUSED : -EPROTO;
 	}
 	sg->lock_fd = fd;
 	int rc = fd_perm_ok(fd, mode, 0);
@@ -515,10 +525,9 @@ int seg_remove(struct seg *sg, unsigned flags)
 			close(fd);
 			return rc;
 		}
-		/* Ours, and stale (or forced): the lock file or POSIX file goes. */
-		unlink(sg->path);
 	}
 	if (sg->backend == SEG_SYSV) {
+		/* The segment first, the lock file (its proof of ownership) after. */
 		int id = shmget(sg->key, 0, 0);
 		if (id >= 0) {
 			if (!force && !sysv_reclaimable(id, &li))
@@ -531,7 +540,10 @@ int seg_remove(struct seg *sg, unsigned flags)
 	} else if (fd < 0) {
 		rc = -ENOENT;
 	}
-	if (fd >= 0)
+	if (fd >= 0) {
+		/* Ours, and stale (or forced): the lock file or POSIX file goes. */
+		unlink(sg->path);
 		close(fd);
+	}
 	return rc;
 }
