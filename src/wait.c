@@ -3,10 +3,14 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+/* How long a spin goes before it offers the CPU to others (sched_yield). */
+#define SHMQ_SPIN_YIELD_NS 5000ull
 
 uint64_t shmq__now_ns(void)
 {
@@ -52,9 +56,9 @@ int shmq__wait(struct event *ev, shmq_poll_fn poll, shmq_check_fn check, void *c
 	 * rounds: on the machines we measured it (shmq bench) it costs a third
 	 * of the busy-poll round trip, and the spin is bounded by spin_us. */
 	if (spin_us) {
-		uint64_t spin_end = spin_us == UINT32_MAX
-					    ? UINT64_MAX
-					    : shmq__now_ns() + (uint64_t)spin_us * 1000;
+		uint64_t start = shmq__now_ns(), next_yield = start + SHMQ_SPIN_YIELD_NS;
+		uint64_t spin_end = spin_us == UINT32_MAX ? UINT64_MAX
+							  : start + (uint64_t)spin_us * 1000;
 		for (unsigned n = 1;; n++) {
 			rc = poll(ctx);
 			if (rc != -EAGAIN)
@@ -65,6 +69,14 @@ int shmq__wait(struct event *ev, shmq_poll_fn poll, shmq_check_fn check, void *c
 					return -ETIMEDOUT;
 				if (now >= spin_end)
 					break;
+				/* A long spin gives the CPU away now and then:
+				 * free when the CPU is ours alone, and when it is
+				 * not, the peer we wait for may be the one queued
+				 * behind us. Never within a round trip's time. */
+				if (now >= next_yield) {
+					sched_yield();
+					next_yield = now + SHMQ_SPIN_YIELD_NS;
+				}
 				if ((n & 0xffff) == 0 && check && (rc = check(ctx)) != 0)
 					return last_poll(poll, ctx, rc);
 			}
