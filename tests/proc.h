@@ -8,7 +8,8 @@
  *    returns; kid_wait() and chan_recv() fail the test at once if one of
  *    these fails;
  *  - fork_kid(s): a plain fork (0 in the child) whose status the test
- *    judges itself: reap(), reap_ok(), reap_killed(), kid_status();
+ *    judges itself: reap(), reap_ok(), reap_killed(), reap_exit(),
+ *    kid_status();
  *  - chan_*: pipes with a deadline on every receive; xpipe(), get(),
  *    wait_eof(): close-on-exec pipes and blocking reads;
  *  - ep_track(cfg): an endpoint to remove if the test fails; own_srv: the
@@ -253,6 +254,20 @@ static inline void reap_killed(pid_t pid)
 {
 	int st = reap(pid, 5000);
 	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+}
+
+/* Wait for a fork_kid() child that must exit (not time out, not die of a
+ * signal) within timeout_ms; its exit code, for the test to judge. what
+ * names the child if it fails. */
+static inline int reap_exit(pid_t pid, unsigned timeout_ms, const char *what)
+{
+	int st = kid_status(pid, timeout_ms);
+	if (st == -1 || !WIFEXITED(st)) {
+		fprintf(stderr, "%s: child %d %s (status 0x%x)\n", what, (int)pid,
+			st == -1 ? "timed out" : "killed by a signal", st);
+		exit(1);
+	}
+	return WEXITSTATUS(st);
 }
 
 /* ---- pipes ----------------------------------------------------------------- */

@@ -19,6 +19,7 @@
  * skipped, and the test exits 77 after running the others.
  */
 #include "harness.h"
+#include "proc.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -29,48 +30,16 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
-/* ---- bookkeeping: children and endpoints to clean up on any exit -------- */
+/* ---- cleanup on any exit: proc.h's teardown, then these keys ------------ */
 
-static pid_t owner;
-static pid_t kids[8];
 static int sysv_keys[4]; /* keys used in the IPC namespace of part (b) */
 
-static void track(pid_t pid)
+/* teardown_extra, after proc.h has killed the children (SIGKILL ends a
+ * stopped one too) and removed every test_config() endpoint: the keys of
+ * parts (a) and (b), test_key(4) among them, which no test_config() names. */
+static void remove_sysv_keys(void)
 {
-	for (size_t i = 0; i < sizeof(kids) / sizeof(kids[0]); i++) {
-		if (kids[i] == 0) {
-			kids[i] = pid;
-			return;
-		}
-	}
-	CHECK(!"too many children");
-}
-
-static void untrack(pid_t pid)
-{
-	for (size_t i = 0; i < sizeof(kids) / sizeof(kids[0]); i++)
-		if (kids[i] == pid)
-			kids[i] = 0;
-}
-
-/* On a failed CHECK in the parent: kill the children (a stopped one too),
- * remove every endpoint and lock file this test may have made. */
-static void cleanup(void)
-{
-	if (getpid() != owner)
-		return;
-	for (size_t i = 0; i < sizeof(kids) / sizeof(kids[0]); i++) {
-		if (kids[i] > 0) {
-			kill(kids[i], SIGKILL);
-			kill(kids[i], SIGCONT);
-			waitpid(kids[i], NULL, 0);
-		}
-	}
 	for (int n = 0; n < 4; n++) {
-		for (int posix = 0; posix < 2; posix++) {
-			shmq_config cfg = test_config(n, posix);
-			shmq_remove(&cfg, SHMQ_REMOVE_FORCE);
-		}
 		if (sysv_keys[n]) {
 			shmq_config cfg;
 			shmq_config_init(&cfg);
@@ -80,56 +49,9 @@ static void cleanup(void)
 	}
 }
 
-static pid_t spawn(void)
-{
-	fflush(stdout);
-	fflush(stderr);
-	pid_t pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		test_timeout(60);
-		return 0;
-	}
-	track(pid);
-	return pid;
-}
-
-/* Reap a child within timeout_ms; its exit code (a signal fails the test). */
-static int reap(pid_t pid, unsigned timeout_ms, const char *what)
-{
-	int st = wait_child(pid, timeout_ms);
-	untrack(pid);
-	if (st == -1 || !WIFEXITED(st)) {
-		fprintf(stderr, "%s: child %d %s %d\n", what, (int)pid,
-			st == -1 ? "timed out" : "killed by signal", st == -1 ? 0 : WTERMSIG(st));
-		exit(1);
-	}
-	return WEXITSTATUS(st);
-}
-
-static void xpipe(int fds[2])
-{
-	CHECK(pipe2(fds, O_CLOEXEC) == 0);
-}
-
 static void put(int fd, const void *p, size_t n)
 {
 	CHECK(write(fd, p, n) == (ssize_t)n);
-}
-
-/* Read exactly n bytes; 0 on EOF before anything, 1 when done. */
-static int get(int fd, void *p, size_t n)
-{
-	size_t got = 0;
-	while (got < n) {
-		ssize_t r = read(fd, (char *)p + got, n - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return got ? -1 : 0;
-		got += (size_t)r;
-	}
-	return 1;
 }
 
 static uint64_t ms_since(uint64_t t)
@@ -305,10 +227,10 @@ static int part_a(void)
 	const char *name = test_name(2);
 	int key = test_key(2);
 	sysv_keys[0] = key;
-	pid_t pid = spawn();
+	pid_t pid = fork_kid(60);
 	if (pid == 0)
 		small_shm_child(name, key);
-	int rc = reap(pid, 30000, "small /dev/shm");
+	int rc = reap_exit(pid, 30000, "small /dev/shm");
 	CHECK(rc == 0 || rc == SKIP_CODE);
 	if (rc == 0)
 		printf("exhaust (a): 1 MiB /dev/shm: a 2 MiB endpoint, a 268 KiB one beside "
@@ -380,10 +302,10 @@ static int part_b(void)
 	}
 	sysv_keys[1] = test_key(3);
 	sysv_keys[2] = test_key(4);
-	pid_t pid = spawn();
+	pid_t pid = fork_kid(60);
 	if (pid == 0)
 		sysv_limits_child();
-	int rc = reap(pid, 30000, "System V limits");
+	int rc = reap_exit(pid, 30000, "System V limits");
 	CHECK(rc == 0 || rc == SKIP_CODE);
 	if (rc == 0)
 		printf("exhaust (b): shmmax=65536 gives -EFBIG (\"%s\"); shmmni=1 gives "
@@ -425,7 +347,7 @@ static void part_c(int posix)
 	pid_t pid[NSLOTS];
 	for (int i = 0; i < NSLOTS; i++) {
 		xpipe(go[i]);
-		if ((pid[i] = spawn()) == 0) {
+		if ((pid[i] = fork_kid(60)) == 0) {
 			for (int j = 0; j <= i; j++)
 				close(go[j][1]); /* so that the parent's close is our EOF */
 			holder(&cfg, ready[1], go[i][0]);
@@ -459,7 +381,7 @@ static void part_c(int posix)
 
 	/* One leaves: the newcomer gets its slot, once the server has seen. */
 	close(go[1][1]);
-	CHECK_EQ(reap(pid[1], 5000, "holder"), 0);
+	CHECK_EQ(reap_exit(pid[1], 5000, "holder"), 0);
 	shmq_client *c = NULL;
 	uint64_t t0 = now_ns();
 	int rc;
@@ -476,7 +398,7 @@ static void part_c(int posix)
 		if (i == 1)
 			continue;
 		close(go[i][1]);
-		CHECK_EQ(reap(pid[i], 5000, "holder"), 0);
+		CHECK_EQ(reap_exit(pid[i], 5000, "holder"), 0);
 	}
 	close(ready[0]);
 	close(ready[1]);
@@ -542,7 +464,7 @@ static void part_d(int posix)
 	int ready[2], res[2];
 	xpipe(ready);
 	xpipe(res);
-	pid_t srv = spawn();
+	pid_t srv = fork_kid(60);
 	if (srv == 0)
 		stopped_server(&cfg, ready[1], res[1]);
 	char x;
@@ -583,7 +505,7 @@ static void part_d(int posix)
 	uint32_t got = 0;
 	CHECK_EQ(get(res[0], &got, sizeof(got)), 1);
 	CHECK_EQ(got, sent);
-	CHECK_EQ(reap(srv, 10000, "stopped server"), 0);
+	CHECK_EQ(reap_exit(srv, 10000, "stopped server"), 0);
 	CHECK_EQ(shmq_client_close(c), 0);
 	for (int i = 0; i < 2; i++) {
 		close(ready[i]);
@@ -763,9 +685,9 @@ static void part_f(int posix)
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	test_timeout(110);
-	owner = getpid();
-	atexit(cleanup);
+	setup(110);
+	ep_track_test_configs();
+	teardown_extra = remove_sysv_keys;
 	int skipped = 0;
 	skipped += part_a() == SKIP_CODE;
 	skipped += part_b() == SKIP_CODE;

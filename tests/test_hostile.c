@@ -27,6 +27,7 @@
  * validation is an out-of-bounds write the sanitizer reports.
  */
 #include "harness.h"
+#include "proc.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -49,71 +50,14 @@
 #define PROGRESS   100	 /* honest requests that must complete after each round */
 #define XOR	   0xa5u /* a reply is its request with every byte xor'ed */
 
-/* ---- bookkeeping: children and endpoints to clean up on any exit -------- */
+/* ---- children and pipes (proc.h cleans up: main tracks the endpoints) --- */
 
-static pid_t owner;
-static pid_t kids[8];
-
-static void track(pid_t pid)
+/* A child that must exit 0 within timeout_ms; what names it if not. */
+static void reap_zero(pid_t pid, unsigned timeout_ms, const char *what)
 {
-	for (size_t i = 0; i < sizeof(kids) / sizeof(kids[0]); i++) {
-		if (kids[i] == 0) {
-			kids[i] = pid;
-			return;
-		}
-	}
-	CHECK(!"too many children");
-}
-
-static void untrack(pid_t pid)
-{
-	for (size_t i = 0; i < sizeof(kids) / sizeof(kids[0]); i++)
-		if (kids[i] == pid)
-			kids[i] = 0;
-}
-
-/* On a failed CHECK in the parent: kill the children, remove every endpoint
- * this test may have made. Children inherit the handler: skip it there. */
-static void cleanup(void)
-{
-	if (getpid() != owner)
-		return;
-	for (size_t i = 0; i < sizeof(kids) / sizeof(kids[0]); i++) {
-		if (kids[i] > 0) {
-			kill(kids[i], SIGKILL);
-			waitpid(kids[i], NULL, 0);
-		}
-	}
-	for (int n = 0; n < 2; n++) {
-		for (int posix = 0; posix < 2; posix++) {
-			shmq_config cfg = test_config(n, posix);
-			shmq_remove(&cfg, SHMQ_REMOVE_FORCE);
-		}
-	}
-}
-
-static pid_t spawn(void)
-{
-	fflush(stdout);
-	fflush(stderr);
-	pid_t pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		test_timeout(110);
-		return 0;
-	}
-	track(pid);
-	return pid;
-}
-
-/* Reap a child that must exit 0 within timeout_ms; what names the failure. */
-static void reap_ok(pid_t pid, unsigned timeout_ms, const char *what)
-{
-	int st = wait_child(pid, timeout_ms);
-	untrack(pid);
-	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		fprintf(stderr, "%s: child %d %s (status 0x%x)\n", what, (int)pid,
-			st == -1 ? "timed out" : "failed", st);
+	int rc = reap_exit(pid, timeout_ms, what);
+	if (rc != 0) {
+		fprintf(stderr, "%s: child %d failed (exit %d)\n", what, (int)pid, rc);
 		exit(1);
 	}
 }
@@ -126,14 +70,9 @@ static void check_alive(pid_t pid, const char *what)
 	if (r != 0) {
 		fprintf(stderr, "%s: process %d is gone (status 0x%x)\n", what, (int)pid,
 			r == pid ? st : -1);
-		untrack(pid);
+		kid_forget(pid);
 		exit(1);
 	}
-}
-
-static void xpipe(int fds[2])
-{
-	CHECK(pipe2(fds, O_CLOEXEC) == 0);
 }
 
 static void put(int fd, const void *p, size_t n)
@@ -142,7 +81,7 @@ static void put(int fd, const void *p, size_t n)
 }
 
 /* Read exactly n bytes within timeout_ms; 0 on success. */
-static int get(int fd, void *p, size_t n, int timeout_ms)
+static int get_within(int fd, void *p, size_t n, int timeout_ms)
 {
 	uint64_t end = now_ns() + (uint64_t)timeout_ms * 1000000ull;
 	size_t got = 0;
@@ -1188,15 +1127,15 @@ static int part_a(int posix)
 	int ready[2];
 	xpipe(ready);
 	char c;
-	pid_t srv = spawn();
+	pid_t srv = fork_kid(110);
 	if (srv == 0)
 		server_main(&cfg, ready[1]);
-	CHECK_EQ(get(ready[0], &c, 1, 10000), 0);
+	CHECK_EQ(get_within(ready[0], &c, 1, 10000), 0);
 	pid_t honest[NHONEST];
 	for (uint32_t k = 0; k < NHONEST; k++) {
-		if ((honest[k] = spawn()) == 0)
+		if ((honest[k] = fork_kid(110)) == 0)
 			honest_main(&cfg, k, ready[1]);
-		CHECK_EQ(get(ready[0], &c, 1, 10000), 0);
+		CHECK_EQ(get_within(ready[0], &c, 1, 10000), 0);
 	}
 	close(ready[0]);
 	close(ready[1]);
@@ -1208,10 +1147,10 @@ static int part_a(int posix)
 		char what[160];
 		snprintf(what, sizeof(what), "hostile client (%s) case %zu \"%s\"",
 			 posix ? "posix" : "sysv", k, hcase_name(hc));
-		pid_t h = spawn();
+		pid_t h = fork_kid(110);
 		if (h == 0)
 			hostile_main(&cfg, k);
-		reap_ok(h, 30000, what);
+		reap_zero(h, 30000, what);
 		check_alive(srv, what);
 		expect_progress(honest, srv, what);
 		probe_slots(&cfg);
@@ -1221,9 +1160,9 @@ static int part_a(int posix)
 
 	atomic_store(&B->stop_honest, 1);
 	for (int k = 0; k < NHONEST; k++)
-		reap_ok(honest[k], 60000, "honest client");
+		reap_zero(honest[k], 60000, "honest client");
 	atomic_store(&B->stop_server, 1);
-	reap_ok(srv, 10000, "server");
+	reap_zero(srv, 10000, "server");
 	check_gone(&cfg);
 	printf("hostile client (%s): %d cases in %llu ms; honest clients completed %llu + %llu "
 	       "requests, all verified; server answered %llu other messages; slowest "
@@ -1553,7 +1492,7 @@ static void run_b_case(const struct bcase *bc, size_t k, int posix)
 
 	int res[2];
 	xpipe(res);
-	pid_t pid = spawn();
+	pid_t pid = fork_kid(110);
 	if (pid == 0) {
 		close(res[0]);
 		victim_main(&cfg, bc->mode, bc->timeout_ms, res[1]);
@@ -1566,7 +1505,7 @@ static void run_b_case(const struct bcase *bc, size_t k, int posix)
 	bc->attack(&b, bc->arg);
 
 	struct report r;
-	int got = get(res[0], &r, sizeof(r), 10000);
+	int got = get_within(res[0], &r, sizeof(r), 10000);
 	if (got != 0)
 		fprintf(stderr, "hostile server (%s) \"%s\": no report from the client\n",
 			posix ? "posix" : "sysv", name);
@@ -1574,7 +1513,7 @@ static void run_b_case(const struct bcase *bc, size_t k, int posix)
 	close(res[0]);
 	char what[160];
 	snprintf(what, sizeof(what), "hostile server (%s) \"%s\"", posix ? "posix" : "sysv", name);
-	reap_ok(pid, 5000, what);
+	reap_zero(pid, 5000, what);
 
 	int ok = (r.err == -bc->expect[0] || r.err == -bc->expect[1]) && r.err2 < 0 && r.bad == 0 &&
 		 (bc->mode == V_SEND || r.ok >= B_LEGIT + (uint32_t)bc->extra_ok);
@@ -1608,9 +1547,13 @@ static int part_b(int posix)
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	test_timeout(115);
-	owner = getpid();
-	atexit(cleanup);
+	setup(115);
+	for (int n = 0; n < 2; n++) {
+		for (int posix = 0; posix < 2; posix++) {
+			shmq_config cfg = test_config(n, posix);
+			ep_track(&cfg);
+		}
+	}
 	void *p = mmap(NULL, sizeof(*B), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	CHECK(p != MAP_FAILED);
 	B = p;
