@@ -149,6 +149,8 @@ SHMQ_API int shmq_server_send(shmq_server *s, shmq_client_id to, const void *buf
 SHMQ_API int shmq_server_reserve(shmq_server *s, shmq_client_id to, size_t len,
 				 void **buf, int timeout_ms);
 SHMQ_API int shmq_server_commit(shmq_server *s, size_t len);
+/* Give up the open reservation: nothing is sent. */
+SHMQ_API int shmq_server_abort(shmq_server *s);
 
 SHMQ_API size_t shmq_server_max_msg(const shmq_server *s);
 /* Connected clients: fills up to n entries, returns how many are connected. */
@@ -176,6 +178,7 @@ SHMQ_API ssize_t shmq_client_request(shmq_client *c, const void *req, size_t len
 SHMQ_API int shmq_client_reserve(shmq_client *c, size_t len, void **buf,
 				 int timeout_ms);
 SHMQ_API int shmq_client_commit(shmq_client *c, size_t len, uint32_t flags);
+SHMQ_API int shmq_client_abort(shmq_client *c);
 SHMQ_API int shmq_client_recv_view(shmq_client *c, shmq_msg *msg, int timeout_ms);
 SHMQ_API int shmq_client_release(shmq_client *c, shmq_msg *msg);
 

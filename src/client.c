@@ -240,6 +240,15 @@ int shmq_client_commit(shmq_client *c, size_t len, uint32_t flags)
 	return 0;
 }
 
+int shmq_client_abort(shmq_client *c)
+{
+	if (!c || !c->resv_open)
+		return -EINVAL;
+	ring_abort(&c->req);
+	c->resv_open = 0;
+	return 0;
+}
+
 static int send_flags(shmq_client *c, const void *buf, size_t len, uint32_t flags,
 		      uint64_t deadline)
 {

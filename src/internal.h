@@ -28,9 +28,4 @@ static inline off_t slot_lock_byte(uint32_t i)
 	return (off_t)i + 1;
 }
 
-static inline size_t clamp_len(size_t len)
-{
-	return len > UINT32_MAX ? UINT32_MAX : len;
-}
-
 #endif

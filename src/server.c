@@ -522,6 +522,15 @@ int shmq_server_commit(shmq_server *s, size_t len)
 	return 0;
 }
 
+int shmq_server_abort(shmq_server *s)
+{
+	if (!s || s->resv_slot < 0)
+		return -EINVAL;
+	ring_abort(&s->slots[s->resv_slot].rep);
+	s->resv_slot = -1;
+	return 0;
+}
+
 int shmq_server_send(shmq_server *s, shmq_client_id to, const void *buf, size_t len,
 		     int timeout_ms)
 {

@@ -71,6 +71,12 @@ static void cli_short_commit(shmq_client *c)
 	CHECK_EQ(shmq_client_commit(c, 60, 0x80), -EINVAL); /* unknown flag */
 	CHECK_EQ(shmq_client_commit(c, 60, 0), 0);
 	CHECK_EQ(shmq_client_commit(c, 60, 0), -EINVAL); /* nothing reserved */
+	/* An aborted reservation sends nothing: the server's next message
+	 * must be the empty request below. */
+	CHECK_EQ(shmq_client_reserve(c, 200, &p, IO_MS), 0);
+	memset(p, 0xab, 200);
+	CHECK_EQ(shmq_client_abort(c), 0);
+	CHECK_EQ(shmq_client_abort(c), -EINVAL);
 	/* An empty request, zero-copy. */
 	CHECK_EQ(shmq_client_reserve(c, 0, &p, IO_MS), 0);
 	CHECK_EQ(shmq_client_commit(c, 0, SHMQ_MSG_REQUEST), 0);
@@ -234,6 +240,11 @@ static void srv_views(shmq_server *s, shmq_client_id to)
 {
 	void *p, *q;
 	unsigned char buf[300];
+	/* Aborted: the client must not see it (it checks every message). */
+	CHECK_EQ(shmq_server_reserve(s, to, 250, &p, IO_MS), 0);
+	memset(p, 0xcd, 250);
+	CHECK_EQ(shmq_server_abort(s), 0);
+	CHECK_EQ(shmq_server_abort(s), -EINVAL);
 	CHECK_EQ(shmq_server_reserve(s, to, 100, &p, IO_MS), 0);
 	CHECK_ALIGNED(p);
 	CHECK_EQ(shmq_server_reserve(s, to, 10, &q, IO_MS), -EBUSY);
