@@ -69,11 +69,14 @@ int shmq__wait(struct event *ev, shmq_poll_fn poll, shmq_check_fn check, void *c
 					return -ETIMEDOUT;
 				if (now >= spin_end)
 					break;
-				/* A long spin gives the CPU away now and then:
-				 * free when the CPU is ours alone, and when it is
-				 * not, the peer we wait for may be the one queued
-				 * behind us. Never within a round trip's time. */
-				if (now >= next_yield) {
+				/* A busy-poller never sleeps, so it offers the CPU
+				 * now and then instead: free when the CPU is ours
+				 * alone, and when it is not, the peer we wait for
+				 * may be the one queued behind us. Never within a
+				 * round trip's time. (A bounded spin does not: it
+				 * sleeps soon, and a woken sleeper gets the CPU back
+				 * promptly, where a yielder loses its share.) */
+				if (spin_us == UINT32_MAX && now >= next_yield) {
 					sched_yield();
 					next_yield = now + SHMQ_SPIN_YIELD_NS;
 				}
