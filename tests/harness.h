@@ -22,6 +22,19 @@
 
 #define SKIP_CODE 77
 
+/* 1 under AddressSanitizer or ThreadSanitizer (gcc or clang): tests that
+ * count in millions run fewer rounds there. */
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#ifndef SANITIZED
+#define SANITIZED 0
+#endif
+
 static int harness_failures __attribute__((unused));
 
 #define CHECK(cond)                                                                          \

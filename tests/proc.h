@@ -33,6 +33,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <sys/prctl.h>
+#include <sys/shm.h>
 
 #define MAX_KIDS 64
 #define MAX_EPS	 8
@@ -85,6 +86,17 @@ static inline void ep_path(const shmq_config *cfg, char *buf, size_t len)
 		snprintf(buf, len, "/dev/shm/%s", cfg->name);
 	else
 		snprintf(buf, len, "/dev/shm/shmq.sysv.0x%08x.lock", (unsigned)cfg->key);
+}
+
+/* The endpoint is gone without a trace: no System V segment on its key, no
+ * file in /dev/shm. */
+static inline void check_nothing_left(const shmq_config *cfg)
+{
+	char path[SHMQ_NAME_MAX + 64];
+	if (!cfg->name)
+		CHECK(shmget(cfg->key, 0, 0) < 0 && errno == ENOENT);
+	ep_path(cfg, path, sizeof(path));
+	CHECK(access(path, F_OK) < 0 && errno == ENOENT);
 }
 
 /* Kill the children and remove every endpoint. Runs from exit() or from

@@ -332,18 +332,6 @@ static pid_t start_mute_server(const shmq_config *cfg, int drain, int *hold_wr)
 	return pid;
 }
 
-static void nothing_left(const shmq_config *cfg)
-{
-	char path[128];
-	if (cfg->name) {
-		snprintf(path, sizeof(path), "/dev/shm/%s", cfg->name);
-	} else {
-		CHECK(shmget(cfg->key, 0, 0) < 0 && errno == ENOENT);
-		snprintf(path, sizeof(path), "/dev/shm/shmq.sysv.0x%08x.lock", (unsigned)cfg->key);
-	}
-	CHECK(access(path, F_OK) < 0 && errno == ENOENT);
-}
-
 static double server_killed_under(int posix, enum block_in where)
 {
 	shmq_config cfg = test_config(1, posix);
@@ -394,7 +382,7 @@ static double server_killed_under(int posix, enum block_in where)
 	CHECK_EQ(shmq_client_close(c), 0);
 	/* The dead server's endpoint is stale: remove it and leave nothing. */
 	CHECK_EQ(shmq_remove(&cfg, 0), 0);
-	nothing_left(&cfg);
+	check_nothing_left(&cfg);
 	return ms;
 }
 
@@ -484,7 +472,7 @@ static void test_client_killed_reserving(int posix)
 	       "delivered, nothing else; slot freed %.1f ms after SIGKILL\n",
 	       posix ? "posix" : "sysv", (double)(t_drop - t_kill) / 1e6);
 	CHECK_EQ(shmq_server_close(s), 0);
-	nothing_left(&cfg);
+	check_nothing_left(&cfg);
 }
 
 /* ---- (d) the server stopped, then continued ------------------------------ */
@@ -570,7 +558,7 @@ static void test_server_stopped(int posix)
 	printf("crash(%s): server SIGSTOPped with %u messages queued: send -ETIMEDOUT after "
 	       "%.1f ms (asked 500), client_check 0; after SIGCONT all %u delivered\n",
 	       posix ? "posix" : "sysv", queued, ms, count);
-	nothing_left(&cfg);
+	check_nothing_left(&cfg);
 }
 
 int main(void)

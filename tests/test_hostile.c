@@ -1106,18 +1106,6 @@ static void probe_slots(const shmq_config *cfg)
 		CHECK_EQ(shmq_client_close(c[i]), 0);
 }
 
-static void check_gone(const shmq_config *cfg)
-{
-	char path[300];
-	if (cfg->name) {
-		snprintf(path, sizeof(path), "/dev/shm/%s", cfg->name);
-	} else {
-		CHECK(shmget(cfg->key, 0, 0) < 0 && errno == ENOENT);
-		snprintf(path, sizeof(path), "/dev/shm/shmq.sysv.0x%08x.lock", (unsigned)cfg->key);
-	}
-	CHECK(access(path, F_OK) < 0 && errno == ENOENT);
-}
-
 static int part_a(int posix)
 {
 	memset(B, 0, sizeof(*B));
@@ -1163,7 +1151,7 @@ static int part_a(int posix)
 		reap_zero(honest[k], 60000, "honest client");
 	atomic_store(&B->stop_server, 1);
 	reap_zero(srv, 10000, "server");
-	check_gone(&cfg);
+	check_nothing_left(&cfg);
 	printf("hostile client (%s): %d cases in %llu ms; honest clients completed %llu + %llu "
 	       "requests, all verified; server answered %llu other messages; slowest "
 	       "disconnection %llu ms after its attack; %llu flipping records taken intact before "
@@ -1530,7 +1518,7 @@ static void run_b_case(const struct bcase *bc, size_t k, int posix)
 	raw_unmap(&b.raw);
 	CHECK_EQ(shmq_server_close(b.s), 0);
 	free(b.buf);
-	check_gone(&cfg);
+	check_nothing_left(&cfg);
 }
 
 static int part_b(int posix)

@@ -29,16 +29,6 @@ _Static_assert(REC_REQUEST != 0 && SHMQ_MSG_REQUEST == 1, "one message flag");
 
 /* The exhaustive parts always run in full; the randomized ones run fewer
  * rounds under sanitizers, which make the many memcmp calls slow. */
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifndef SANITIZED
-#define SANITIZED 0
-#endif
 #define ROUNDS(n) (SANITIZED ? (n) / 4 : (n))
 
 struct tring {

@@ -30,16 +30,6 @@
 #include "ring.h"
 #include "wait.h"
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifndef SANITIZED
-#define SANITIZED 0
-#endif
 
 /* Sanitizers slow the byte-checking down: fewer ring messages there. */
 #define SCALE(n) (SANITIZED ? (n) / 5 : (n))
