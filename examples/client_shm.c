@@ -43,11 +43,14 @@ int main(void)
 		if (strcmp(line, "exit") == 0)
 			break;
 	}
+	/* Linger: leave only once the server has taken every line. */
+	if (rc == 0)
+		rc = shmq_client_flush(c, SHMQ_FOREVER);
 	if (rc < 0)
 		fprintf(stderr, "client_shm: %s\n", shmq_strerror(rc));
 	else
 		printf("Client exiting...\n");
 	free(line);
-	shmq_client_close(c); /* what was sent is still delivered */
+	shmq_client_close(c);
 	return rc < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -51,8 +51,9 @@ int main(int argc, char **argv)
 			break;
 		if (!(m.flags & SHMQ_MSG_REQUEST))
 			continue; /* a one-way message: nobody waits for a reply */
-		/* m.from names the client; -ENOTCONN if it has left since. */
-		rc = shmq_server_send(s, m.from, buf, (size_t)n, 1000);
+		/* The reply carries m.id back to the request it answers;
+		 * -ENOTCONN if the client has left since. */
+		rc = shmq_server_reply(s, &m, buf, (size_t)n, 1000);
 		if (rc < 0 && rc != -ENOTCONN)
 			fprintf(stderr, "echo_server: reply to slot %u: %s\n", m.from.slot,
 				shmq_strerror(rc));

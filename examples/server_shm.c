@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * server_shm: the tutorial's server, on shmq. Prints each message a client
- * sends; "exit" or Ctrl-C stops it, and the segment is removed either way.
+ * sends; "exit" or Ctrl-C stops it, once every line already sent has been
+ * printed, and the segment is removed either way.
  * It sleeps while idle and sees every message whole, once, in order.
  */
 #include <errno.h>
@@ -41,17 +42,31 @@ int main(void)
 	size_t cap = shmq_server_max_msg(s);
 	char *buf = malloc(cap);
 	ssize_t n = buf ? 0 : -ENOMEM;
-	while (!stop && n >= 0) {
+	int stopping = 0;
+	while (n >= 0) {
+		if (stop && !stopping) {
+			shmq_server_shutdown(s); /* take what was sent, nothing new */
+			stopping = 1;
+		}
 		/* Wake every 200 ms to look at the flag: a signal that lands
 		 * while we spin does not interrupt the call. */
 		n = shmq_server_recv(s, buf, cap, NULL, 200);
-		if (n == -ETIMEDOUT || n == -EINTR)
+		if (n == -ETIMEDOUT || n == -EINTR) {
 			n = 0;
-		else if (n >= 0)
-			printf("Server received: %.*s\n", (int)n, buf);
-		if (n == 4 && memcmp(buf, "exit", 4) == 0) {
-			printf("Server shutting down...\n");
+			continue;
+		}
+		if (n == -ESHUTDOWN) {
+			n = 0; /* everything sent before the stop is printed */
 			break;
+		}
+		if (n >= 0)
+			printf("Server received: %.*s\n", (int)n, buf);
+		if (n == 4 && memcmp(buf, "exit", 4) == 0 && !stopping) {
+			/* 'exit' may overtake other clients' lines: print those
+			 * first, then stop. */
+			printf("Server shutting down...\n");
+			shmq_server_shutdown(s);
+			stopping = 1;
 		}
 	}
 	if (n < 0)

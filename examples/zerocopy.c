@@ -35,7 +35,7 @@ static int serve(shmq_server *s, long count)
 		int rc = shmq_server_recv_view(s, &m, TIMEOUT_MS);
 		if (rc < 0)
 			return fail("server", "recv_view", rc);
-		rc = shmq_server_reserve(s, m.from, m.len, &out, TIMEOUT_MS);
+		rc = shmq_server_reserve_reply(s, &m, m.len, &out, TIMEOUT_MS);
 		if (rc < 0)
 			return fail("server", "reserve", rc);
 		/* m.data is shared memory a hostile client could change under
@@ -57,13 +57,14 @@ static int client(const shmq_config *cfg, long count)
 	for (long i = 0; i < count && rc == 0; i++) {
 		char *p, want[32];
 		shmq_msg m;
+		uint64_t id;
 		/* Reserve more than we need, commit what we wrote. */
-		if ((rc = shmq_client_reserve(c, 32, (void **)&p, TIMEOUT_MS)) < 0)
+		if ((rc = shmq_client_reserve_request(c, 32, (void **)&p, TIMEOUT_MS)) < 0)
 			break;
 		int len = snprintf(p, 32, "message %ld", i);
-		if ((rc = shmq_client_commit(c, (size_t)len, SHMQ_MSG_REQUEST)) < 0)
+		if ((rc = shmq_client_commit(c, (size_t)len, &id)) < 0)
 			break;
-		if ((rc = shmq_client_recv_view(c, &m, TIMEOUT_MS)) < 0)
+		if ((rc = shmq_client_recv_reply_view(c, id, &m, TIMEOUT_MS)) < 0)
 			break;
 		snprintf(want, sizeof(want), "MESSAGE %ld", i);
 		if (m.len != (size_t)len || memcmp(m.data, want, m.len) != 0)

@@ -2,7 +2,10 @@
 /* Fuzz target: the ring consumer facing a hostile producer. The fuzzer's
  * bytes are the ring's data area and then a script of writes the producer
  * makes between the consumer's steps: a seal made valid for the consumer's
- * position, a header word, or any 32-bit word anywhere in the ring. */
+ * position, a header word, or any 32-bit word anywhere in the ring.
+ * Whatever the consumer hands out must be a record of a legal type (one-way,
+ * REC_REQUEST or REC_REPLY) whose header, id and payload all lie inside the
+ * data area, with the id that is stored there (0 for a one-way record). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -47,9 +50,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		int rc = ring_peek(&r, &v);
 		if (rc == 0) {
 			const unsigned char *b = v.data;
-			if (b < area || b + v.len > area + ring || v.len > r.max_payload ||
-			    ((uintptr_t)b & 7) != 0)
+			int has_id = v.type == REC_REQUEST || v.type == REC_REPLY;
+			if (!has_id && v.type != 0)
 				abort();
+			/* The record: header, id for a request or reply, payload. */
+			const unsigned char *h = b - REC_HDR_SIZE - (has_id ? REC_ID_SIZE : 0);
+			if (b < area || h < area || b + v.len > area + ring ||
+			    v.len > r.max_payload || ((uintptr_t)b & 7) != 0)
+				abort();
+			uint32_t word, lo, hi;
+			memcpy(&word, h, 4);
+			if ((word & REC_TYPE_MASK) != v.type || (word & REC_LEN_MASK) != v.len)
+				abort();
+			if (has_id) {
+				memcpy(&lo, h + 8, 4);
+				memcpy(&hi, h + 12, 4);
+				if (v.id != ((uint64_t)hi << 32 | lo))
+					abort();
+			} else if (v.id != 0) {
+				abort();
+			}
 			volatile unsigned char sink = 0;
 			for (uint32_t i = 0; i < v.len; i++)
 				sink ^= b[i]; /* touch every byte handed out */

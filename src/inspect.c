@@ -34,6 +34,7 @@ static void fill_slot(const struct seg *sg, const struct geometry *g, uint32_t i
 		.rep_depth = rp_p - rp_c <= g->ring_size ? rp_p - rp_c : 0,
 		.msgs_in = load_relaxed(&c->msgs_in),
 		.msgs_out = load_relaxed(&c->msgs_out),
+		.late_replies = load_relaxed(&c->late_replies),
 	};
 }
 
@@ -49,18 +50,30 @@ int shmq_inspect(const shmq_config *cfg, shmq_endpoint_info *info, shmq_slot_inf
 	/* Any mode: we only read, and we only report. */
 	if ((rc = seg_attach(&sg, 0777u, 1)) < 0)
 		return rc;
-	struct geometry g;
-	if ((rc = seg_validate(sg.base, sg.size, &g)) < 0) {
-		seg_detach(&sg);
-		return rc;
-	}
 	const struct seg_header *h = sg.base;
 	struct stat st;
 	memset(info, 0, sizeof(*info));
 	info->key = sg.backend == SEG_SYSV ? sg.key : 0;
 	if (sg.backend == SEG_POSIX)
 		snprintf(info->name, sizeof(info->name), "%s", sg.name);
-	info->live = load_acquire(&h->state) == EP_READY && lock_held(sg.lock_fd, 0) == 1;
+	uint32_t major = 0, minor = 0;
+	struct geometry g;
+	if ((rc = seg_version(sg.base, sg.size, &major, &minor)) == 0)
+		rc = seg_validate(sg.base, sg.size, &g);
+	info->layout_major = major;
+	info->layout_minor = minor;
+	if (rc < 0) {
+		/* Another layout: say which, and whether its server lives. */
+		if (rc == -EPROTONOSUPPORT)
+			info->live = lock_held(sg.lock_fd, 0) == 1;
+		seg_detach(&sg);
+		return rc;
+	}
+	uint32_t state = load_acquire(&h->state);
+	info->state = state <= EP_CLOSED ? state : EP_CLOSED;
+	info->features = *(const volatile uint64_t *)&h->features_incompat;
+	info->live = state == EP_READY || state == EP_DRAINING;
+	info->live = info->live && lock_held(sg.lock_fd, 0) == 1;
 	info->server_pid = *(const volatile int32_t *)&h->server_pid;
 	info->server_uid = *(const volatile uint32_t *)&h->server_uid;
 	info->mode = fstat(sg.lock_fd, &st) == 0 ? (st.st_mode & 0777u) : 0;
@@ -82,7 +95,8 @@ int shmq_inspect(const shmq_config *cfg, shmq_endpoint_info *info, shmq_slot_inf
 static void add(shmq_endpoint_info *out, size_t n, int *count, const shmq_config *cfg)
 {
 	shmq_endpoint_info info;
-	if (shmq_inspect(cfg, &info, NULL, 0) < 0)
+	int rc = shmq_inspect(cfg, &info, NULL, 0);
+	if (rc < 0 && rc != -EPROTONOSUPPORT) /* other layouts are listed too */
 		return;
 	if ((size_t)*count < n)
 		out[*count] = info;

@@ -18,9 +18,19 @@ static inline uint32_t *hdr_seal(unsigned char *h)
 	return &((struct rec_hdr *)(void *)h)->seal;
 }
 
-static inline uint32_t rec_total(uint32_t len)
+static inline uint32_t *rec_id_lo(unsigned char *h)
 {
-	return REC_HDR_SIZE + (uint32_t)align_up(len, REC_ALIGN);
+	return (uint32_t *)(void *)(h + REC_HDR_SIZE);
+}
+
+static inline uint32_t rec_hdr_size(uint32_t type)
+{
+	return REC_HDR_SIZE + (rec_has_id(type) ? REC_ID_SIZE : 0);
+}
+
+static inline uint32_t rec_total(uint32_t len, uint32_t type)
+{
+	return rec_hdr_size(type) + (uint32_t)align_up(len, REC_ALIGN);
 }
 
 /* Write a seal that no record at pos can have. */
@@ -51,12 +61,12 @@ void ring_init(struct ring *r, struct ring_idx *idx, void *data, uint32_t size,
 
 /* ---- producer ----------------------------------------------------------- */
 
-int ring_reserve(struct ring *r, uint32_t len, void **payload)
+int ring_reserve(struct ring *r, uint32_t len, uint32_t type, void **payload)
 {
 	if (len > r->max_payload)
 		return -EMSGSIZE;
 
-	uint32_t total = rec_total(len);
+	uint32_t total = rec_total(len, type);
 	uint32_t off = (uint32_t)(r->pos & r->mask);
 	uint32_t tail = r->size - off;
 	uint32_t skip = total <= tail ? 0 : tail;
@@ -78,22 +88,30 @@ int ring_reserve(struct ring *r, uint32_t len, void **payload)
 	r->resv_skip = skip;
 	r->resv_off = skip ? 0 : off;
 	r->resv_cap = len;
+	r->resv_type = type;
 	r->resv_open = 1;
-	*payload = r->data + r->resv_off + REC_HDR_SIZE;
+	*payload = r->data + r->resv_off + rec_hdr_size(type);
 	return 0;
 }
 
-void ring_commit(struct ring *r, uint32_t len, uint32_t flags)
+void ring_commit(struct ring *r, uint32_t len, uint64_t id)
 {
 	if (len > r->resv_cap)
 		len = r->resv_cap; /* callers check; never write past the reservation */
+	uint32_t type = r->resv_type;
 	uint64_t pad_pos = r->pos;
 	uint64_t rec_pos = pad_pos + r->resv_skip;
-	uint64_t end = rec_pos + rec_total(len);
+	uint64_t end = rec_pos + rec_total(len, type);
 	unsigned char *rec = r->data + r->resv_off;
 	unsigned char *pad = r->data + (pad_pos & r->mask);
 
-	__atomic_store_n(hdr_word(rec), len | (flags & 1u ? REC_REQUEST : 0), __ATOMIC_RELAXED);
+	__atomic_store_n(hdr_word(rec), len | type, __ATOMIC_RELAXED);
+	if (rec_has_id(type)) {
+		/* Two 32-bit halves: the id's slot is 8-aligned, but a 64-bit
+		 * atomic access to it would not be on every target. */
+		__atomic_store_n(rec_id_lo(rec), (uint32_t)id, __ATOMIC_RELAXED);
+		__atomic_store_n(rec_id_lo(rec) + 1, (uint32_t)(id >> 32), __ATOMIC_RELAXED);
+	}
 	if (r->resv_skip)
 		__atomic_store_n(hdr_word(pad), (r->resv_skip - REC_HDR_SIZE) | REC_PAD,
 				 __ATOMIC_RELAXED);
@@ -109,6 +127,7 @@ void ring_commit(struct ring *r, uint32_t len, uint32_t flags)
 	r->pos = end;
 	r->resv_open = 0;
 	r->resv_cap = 0;
+	r->resv_type = 0;
 	/* For observers (shmq stat); the consumer does not need it. */
 	store_release(&r->idx->prod, end);
 }
@@ -122,6 +141,16 @@ void ring_abort(struct ring *r)
 uint64_t ring_used(const struct ring *r)
 {
 	return r->pos - r->peer;
+}
+
+int ring_drained(struct ring *r)
+{
+	/* Pairs with the consumer's store_release of cons in ring_flush. */
+	uint64_t cons = load_acquire(&r->idx->cons);
+	if (cons - r->peer > r->pos - r->peer)
+		return -EPROTO;
+	r->peer = cons;
+	return cons == r->pos;
 }
 
 /* ---- consumer ----------------------------------------------------------- */
@@ -140,22 +169,29 @@ int ring_peek(struct ring *r, struct ring_view *v)
 			return -EAGAIN;
 		uint32_t word = __atomic_load_n(hdr_word(h), __ATOMIC_RELAXED);
 		uint32_t len = word & REC_LEN_MASK;
+		uint32_t type = word & REC_TYPE_MASK;
 
-		if (word & REC_PAD) {
+		if (type == REC_PAD) {
 			/* A pad always runs to the end of the data area. */
 			uint32_t skip = r->size - off;
-			if ((word & REC_REQUEST) || len != skip - REC_HDR_SIZE)
+			if (len != skip - REC_HDR_SIZE)
 				return -EPROTO;
 			r->pos += skip;
 			continue;
 		}
-		if (len > r->max_payload || rec_total(len) > r->size - off)
+		if ((type != 0 && type != REC_REQUEST && type != REC_REPLY) ||
+		    len > r->max_payload || rec_total(len, type) > r->size - off)
 			return -EPROTO;
 
-		v->data = h + REC_HDR_SIZE;
+		uint64_t id = 0;
+		if (rec_has_id(type))
+			id = __atomic_load_n(rec_id_lo(h), __ATOMIC_RELAXED) |
+			     (uint64_t)__atomic_load_n(rec_id_lo(h) + 1, __ATOMIC_RELAXED) << 32;
+		v->data = h + rec_hdr_size(type);
 		v->len = len;
-		v->flags = word & REC_REQUEST ? 1u : 0u;
-		r->taken = rec_total(len);
+		v->type = type;
+		v->id = id;
+		r->taken = rec_total(len, type);
 		return 0;
 	}
 	return -EPROTO;

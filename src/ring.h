@@ -24,9 +24,9 @@
  * know what space is free; that index is validated before use.
  *
  * Each side keeps its own index and the ring geometry in struct ring, in
- * private memory. The largest payload is size/2 - 16, which guarantees that
- * an empty ring always has room for it and its terminator, wherever the
- * counters stand.
+ * private memory. The largest payload is size/2 - 24, which guarantees that
+ * an empty ring always has room for it, its id and its terminator, wherever
+ * the counters stand.
  *
  * This module knows nothing of processes, futexes or segments, so it can be
  * unit-tested (and fuzzed) over ordinary memory.
@@ -51,6 +51,7 @@ struct ring {
 	uint32_t resv_skip; /* bytes of PAD before the record, 0 if none */
 	uint32_t resv_off;  /* record offset in data */
 	uint32_t resv_cap;  /* payload bytes reserved; 0 with resv_open == 0 */
+	uint32_t resv_type; /* REC_REQUEST, REC_REPLY or 0 */
 	uint32_t resv_open;
 	/* consumer: size of the record handed out by ring_peek, 0 if none */
 	uint32_t taken;
@@ -61,12 +62,13 @@ struct ring {
 struct ring_view {
 	const void *data;
 	uint32_t len;
-	uint32_t flags;
+	uint32_t type; /* REC_REQUEST, REC_REPLY or 0 */
+	uint64_t id;   /* with REC_REQUEST and REC_REPLY, else 0 */
 };
 
 static inline uint32_t ring_max_payload(uint32_t size)
 {
-	return size / 2 - 2 * REC_HDR_SIZE;
+	return size / 2 - 2 * REC_HDR_SIZE - REC_ID_SIZE;
 }
 
 /* Make a ring's data area ready for a stream that starts at `start`: no
@@ -78,15 +80,22 @@ void ring_format(void *data, uint32_t size, uint64_t start);
 void ring_init(struct ring *r, struct ring_idx *idx, void *data, uint32_t size,
 	       uint64_t start);
 
-/* Producer. reserve: 0, -EMSGSIZE, -EAGAIN (no room), -EPROTO (bad peer). */
-int ring_reserve(struct ring *r, uint32_t len, void **payload);
-void ring_commit(struct ring *r, uint32_t len, uint32_t flags);
+/* Producer. reserve a record of type (REC_REQUEST, REC_REPLY or 0) for up
+ * to len payload bytes: 0, -EMSGSIZE, -EAGAIN (no room), -EPROTO (bad
+ * peer). commit publishes len <= the reserved bytes, with id if the type
+ * carries one. */
+int ring_reserve(struct ring *r, uint32_t len, uint32_t type, void **payload);
+void ring_commit(struct ring *r, uint32_t len, uint64_t id);
 void ring_abort(struct ring *r);
 /* Bytes the producer believes are queued (from its cached peer index). */
 uint64_t ring_used(const struct ring *r);
+/* Producer: has the consumer handed back everything we committed? Reads
+ * and validates the consumer's index: 1 yes, 0 not yet, -EPROTO. */
+int ring_drained(struct ring *r);
 
 /* Consumer. peek: 0, -EAGAIN (empty), -EPROTO (bad peer). The record stays
- * in the ring until ring_release.
+ * in the ring until ring_release. Which types a direction allows is the
+ * caller's to check.
  *
  * The consumer hands space back to the producer in batches: ring_release
  * publishes cons once a quarter of the ring has been consumed or the ring has

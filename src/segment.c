@@ -155,7 +155,7 @@ static int write_lockinfo(int fd, int shmid)
 
 /* ---- header validation -------------------------------------------------- */
 
-int seg_validate(const void *base, size_t size, struct geometry *g)
+int seg_version(const void *base, size_t size, uint32_t *major, uint32_t *minor)
 {
 	if (size < layout_slots_offset())
 		return -EPROTO;
@@ -164,14 +164,40 @@ int seg_validate(const void *base, size_t size, struct geometry *g)
 	 * fields below were written before it. */
 	if (load_acquire(&h->magic) != SHMQ_MAGIC)
 		return -EPROTO;
-	/* Each field is read once, into g, and only g is used afterwards. */
-	uint32_t major = *(const volatile uint32_t *)&h->layout_major;
+	*major = *(const volatile uint32_t *)&h->layout_major;
+	*minor = *(const volatile uint32_t *)&h->layout_minor;
+	return 0;
+}
+
+_Static_assert(SHMQ_LAYOUT_MAJOR == SHMQ_LAYOUT, "shmq.h names the layout this is");
+
+int seg_validate(const void *base, size_t size, struct geometry *g)
+{
+	uint32_t major, minor;
+	int rc = seg_version(base, size, &major, &minor);
+	if (rc < 0)
+		return rc;
 	if (major != SHMQ_LAYOUT_MAJOR)
 		return -EPROTONOSUPPORT;
-	g->slots = *(const volatile uint32_t *)&h->slot_count;
-	g->ring_size = *(const volatile uint32_t *)&h->ring_size;
-	g->slots_offset = *(const volatile uint64_t *)&h->slots_offset;
-	g->slot_stride = *(const volatile uint64_t *)&h->slot_stride;
+	const struct seg_header *h = base;
+	/* Each field is read once, into locals or g, and only those are used
+	 * afterwards. */
+	uint64_t fi = *(const volatile uint64_t *)&h->features_incompat;
+	if (fi & ~SEG_FI_KNOWN)
+		return -EPROTONOSUPPORT;
+	uint32_t nreg = *(const volatile uint32_t *)&h->region_count;
+	if (nreg == 0 || nreg > SEG_MAX_REGIONS)
+		return -EPROTO;
+	/* Layout 2.0: the slots are region 0. Later minors may add regions,
+	 * which this version does not need to read. */
+	const volatile struct seg_region *r0 = &h->regions[0];
+	if (r0->type != REGION_SLOTS)
+		return -EPROTO;
+	g->slots = r0->count;
+	g->ring_size = r0->param;
+	g->slots_offset = r0->offset;
+	g->slot_stride = r0->stride;
+	uint64_t region_size = r0->size;
 	g->total = *(const volatile uint64_t *)&h->total_size;
 	uint32_t r = g->ring_size;
 	if (g->slots == 0 || g->slots > SHMQ_MAX_SLOTS || r < SHMQ_MIN_RING_SIZE ||
@@ -179,6 +205,7 @@ int seg_validate(const void *base, size_t size, struct geometry *g)
 		return -EPROTO;
 	if (g->slots_offset != layout_slots_offset() ||
 	    g->slot_stride != layout_slot_stride(r) ||
+	    region_size != (uint64_t)g->slots * g->slot_stride ||
 	    g->total != layout_total(g->slots, r) || g->total > size)
 		return -EPROTO;
 	return 0;
@@ -192,8 +219,8 @@ static int sysv_header_is_shmq(int id)
 	if (p == (void *)-1)
 		return 0;
 	struct shmid_ds ds;
-	struct geometry g;
-	int ok = shmctl(id, IPC_STAT, &ds) == 0 && seg_validate(p, ds.shm_segsz, &g) == 0;
+	uint32_t major, minor;
+	int ok = shmctl(id, IPC_STAT, &ds) == 0 && seg_version(p, ds.shm_segsz, &major, &minor) == 0;
 	shmdt(p);
 	return ok;
 }
@@ -232,8 +259,8 @@ static int posix_is_shmq(int fd)
 	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
 		return 0;
-	struct geometry g;
-	int ok = seg_validate(p, (size_t)st.st_size, &g) == 0;
+	uint32_t major, minor;
+	int ok = seg_version(p, (size_t)st.st_size, &major, &minor) == 0;
 	munmap(p, (size_t)st.st_size);
 	return ok;
 }

@@ -67,6 +67,9 @@ struct geometry {
 	uint64_t total;
 };
 int seg_validate(const void *base, size_t size, struct geometry *g);
+/* The layout version of a mapped shmq segment of any version: 0, or -EPROTO
+ * if it is not one (yet). Reclaiming and shmq stat use it. */
+int seg_version(const void *base, size_t size, uint32_t *major, uint32_t *minor);
 
 /* OFD locks on single bytes of fd. */
 int lock_try(int fd, off_t byte);   /* 0, -EAGAIN if held elsewhere */

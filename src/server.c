@@ -25,6 +25,9 @@ struct srv_slot {
 	pid_t pid;
 	uid_t uid;
 	uint64_t msgs_in, msgs_out;
+	/* While shutting down: receive up to this request-ring position (what
+	 * the client had committed when shmq_server_shutdown was called). */
+	uint64_t drain_to;
 };
 
 struct shmq_server {
@@ -32,19 +35,37 @@ struct shmq_server {
 	struct seg_header *hdr;
 	struct geometry g;
 	uint32_t spin_us;
+	uint32_t ep_state; /* EP_READY or EP_DRAINING: ours, never read back */
+	int drained;       /* shutting down, and everything owed was received */
 	struct srv_slot *slots;
 	uint32_t *active; /* slots being served: ACTIVE or DRAINING */
 	uint32_t nactive;
 	uint32_t rr;       /* round-robin cursor into active[] */
 	uint32_t conn_seen;
 	uint32_t polls;
+	int armed;         /* about to sleep: the clients' srv.waiting flags are set */
 	uint64_t next_check_ns;
+	uint64_t next_rescan_ns;
 	int view_slot; /* slot of the view handed out, -1 if none */
 	int retry_slot; /* slot whose message did not fit the caller's buffer */
 	int resv_slot; /* slot of the open reservation, -1 if none */
+	uint64_t resv_id; /* the reply's id, with a REC_REPLY reservation */
+	struct sleeper sleeper;
 };
 
+static void srv_arm(void *arg, uint32_t on);
+
 #define CHECK_INTERVAL_NS (SHMQ_WAIT_SLICE_MS * 1000000ull)
+/* A client may bump conn_seq as often as it likes; we rescan every slot at
+ * most this often for it (and always before we sleep). */
+#define RESCAN_GAP_NS 1000000ull
+
+/* The application holds a view or a reservation into slot i: it must not be
+ * reset (and so reused) until that is released. */
+static int pinned(const shmq_server *s, uint32_t i)
+{
+	return s->view_slot == (int)i || s->resv_slot == (int)i;
+}
 
 /* ---- slot life cycle ---------------------------------------------------- */
 
@@ -65,7 +86,7 @@ static void active_del(shmq_server *s, uint32_t i)
 	}
 }
 
-/* Make slot i claimable again, under a new generation. */
+/* Make slot i claimable again, under a new generation. Never while pinned. */
 static void slot_reset(shmq_server *s, uint32_t i)
 {
 	struct srv_slot *sl = &s->slots[i];
@@ -73,16 +94,22 @@ static void slot_reset(shmq_server *s, uint32_t i)
 	sl->gen++;
 	sl->state = PS_FREE;
 	sl->msgs_in = sl->msgs_out = 0;
+	sl->drain_to = 0;
 	store_relaxed(&c->req.prod, 0);
 	store_relaxed(&c->req.cons, 0);
 	store_relaxed(&c->rep.prod, 0);
 	store_relaxed(&c->rep.cons, 0);
 	store_relaxed(&c->msgs_in, 0);
 	store_relaxed(&c->msgs_out, 0);
+	store_relaxed(&c->late_replies, 0);
 	store_relaxed(&c->pid, 0);
 	store_relaxed(&c->uid, 0);
 	store_relaxed(&c->cli_ev.waiting, 0);
 	store_relaxed(&c->cli_ev.never_sleeps, 0);
+	/* Ours: rewritten whatever the last client left there. */
+	store_relaxed(&c->srv.state, s->ep_state);
+	store_relaxed(&c->srv.waiting, 0);
+	store_relaxed(&c->srv.never_sleeps, s->spin_us == SHMQ_SPIN_FOREVER);
 	ring_format(slot_req_data(c), s->g.ring_size, 0);
 	ring_format(slot_rep_data(c, &s->g), s->g.ring_size, 0);
 	store_relaxed(&c->gen, sl->gen);
@@ -102,20 +129,27 @@ static void slot_activate(shmq_server *s, uint32_t i)
 	sl->pid = load_relaxed(&sl->ctl->pid);
 	sl->uid = load_relaxed(&sl->ctl->uid);
 	sl->state = PS_ACTIVE;
+	/* Shutting down: a client that connected after the decision has
+	 * nothing owed to it. */
+	sl->drain_to = 0;
 	active_add(s, i);
+	if (s->armed) {
+		/* We are about to sleep: this client must know it too. Pairs
+		 * with the client's smp_mb in server_signal (Dekker): our poll
+		 * of its ring comes after this store. */
+		store_relaxed(&sl->ctl->srv.waiting, 1);
+		smp_mb();
+	}
 }
 
 /* The client broke the protocol: stop serving it. Its slot is reset only
- * once it has let go of its lock, so it cannot scribble on a successor. */
+ * once it has let go of its lock, so it cannot scribble on a successor, and
+ * once the application let go of any view or reservation into it. */
 static void slot_ban(shmq_server *s, uint32_t i)
 {
 	struct srv_slot *sl = &s->slots[i];
 	if (sl->state == PS_ACTIVE || sl->state == PS_DRAINING)
 		active_del(s, i);
-	if (s->view_slot == (int)i)
-		s->view_slot = -1;
-	if (s->resv_slot == (int)i)
-		s->resv_slot = -1;
 	sl->state = PS_BANNED;
 	store_release(&sl->ctl->state, SLOT_BANNED);
 	event_signal(&sl->ctl->cli_ev);
@@ -128,12 +162,15 @@ static void slot_drain(shmq_server *s, uint32_t i)
 		s->slots[i].state = PS_DRAINING;
 }
 
-static void slot_retire(shmq_server *s, uint32_t i)
+/* A drained slot whose client has left: reuse it, unless the application
+ * still holds a reservation into it (then the next look retires it). */
+static int slot_retire(shmq_server *s, uint32_t i)
 {
+	if (pinned(s, i))
+		return 0;
 	active_del(s, i);
-	if (s->resv_slot == (int)i)
-		s->resv_slot = -1;
 	slot_reset(s, i);
+	return 1;
 }
 
 /* A client connected or left: reconcile every slot with its shared state. */
@@ -186,7 +223,8 @@ static void housekeeping(shmq_server *s)
 			slot_drain(s, i);
 			break;
 		case PS_BANNED:
-			slot_reset(s, i);
+			if (!pinned(s, i))
+				slot_reset(s, i);
 			break;
 		case PS_FREE:
 			if (st == SLOT_CONNECTED || st == SLOT_LEAVING) {
@@ -228,10 +266,17 @@ static void server_init(shmq_server *s, const shmq_config *cfg)
 	h->layout_major = SHMQ_LAYOUT_MAJOR;
 	h->layout_minor = SHMQ_LAYOUT_MINOR;
 	h->total_size = s->g.total;
-	h->slots_offset = s->g.slots_offset;
-	h->slot_stride = s->g.slot_stride;
-	h->slot_count = s->g.slots;
-	h->ring_size = s->g.ring_size;
+	h->features_incompat = SEG_FI_REQUEST_IDS;
+	h->features_compat = 0;
+	h->region_count = 1;
+	h->regions[0] = (struct seg_region){
+		.type = REGION_SLOTS,
+		.offset = s->g.slots_offset,
+		.size = (uint64_t)s->g.slots * s->g.slot_stride,
+		.stride = s->g.slot_stride,
+		.count = s->g.slots,
+		.param = s->g.ring_size,
+	};
 	h->server_pid = getpid();
 	h->server_uid = geteuid();
 	uint64_t epoch = 0;
@@ -244,7 +289,6 @@ static void server_init(shmq_server *s, const shmq_config *cfg)
 		slot_reset(s, i);
 	}
 	(void)cfg;
-	store_relaxed(&h->srv_ev.never_sleeps, s->spin_us == SHMQ_SPIN_FOREVER);
 	store_relaxed(&h->state, EP_READY);
 	/* Pairs with the load_acquire of magic in seg_validate: a client that
 	 * sees the magic sees every field above. Written last. */
@@ -264,6 +308,7 @@ int shmq_server_create(shmq_server **out, const shmq_config *cfg)
 		return -ENOMEM;
 	s->view_slot = s->resv_slot = s->retry_slot = -1;
 	s->spin_us = cfg->spin_us;
+	s->ep_state = EP_READY;
 	s->g.slots = cfg->slots;
 	s->g.ring_size = (uint32_t)cfg->ring_size;
 	s->g.slots_offset = layout_slots_offset();
@@ -286,6 +331,7 @@ int shmq_server_create(shmq_server **out, const shmq_config *cfg)
 		goto fail;
 	}
 	s->next_check_ns = shmq__now_ns() + CHECK_INTERVAL_NS;
+	s->sleeper = (struct sleeper){ &s->hdr->srv_seq, srv_arm, s };
 	*out = s;
 	return 0;
 fail:
@@ -295,14 +341,55 @@ fail:
 	return rc;
 }
 
+/* Tell every slot's client the endpoint's new state. */
+static void tell_clients(shmq_server *s, uint32_t state)
+{
+	for (uint32_t i = 0; i < s->g.slots; i++) {
+		struct srv_slot *sl = &s->slots[i];
+		/* Hand back what we consumed first: a client in
+		 * shmq_client_flush that sees the new state reads cons after it
+		 * and learns exactly what we took. Pairs with its load_acquire
+		 * of srv.state. */
+		if (sl->state == PS_ACTIVE || sl->state == PS_DRAINING)
+			ring_flush(&sl->req);
+		store_release(&sl->ctl->srv.state, state);
+		event_signal(&sl->ctl->cli_ev);
+	}
+}
+
+int shmq_server_shutdown(shmq_server *s)
+{
+	if (!s)
+		return -EINVAL;
+	if (s->ep_state != EP_READY)
+		return -EALREADY;
+	s->ep_state = EP_DRAINING;
+	/* New clients are refused from here (connect reads the header's
+	 * state), connected ones stop sending (each reads its slot's). */
+	store_release(&s->hdr->state, EP_DRAINING);
+	tell_clients(s, EP_DRAINING);
+	/* Pairs with the clients' release stores of prod after each commit:
+	 * what we read below is what they had committed by now. The barrier
+	 * keeps those loads after our state stores. */
+	smp_mb();
+	rescan(s); /* clients that connected before now are owed service too */
+	for (uint32_t k = 0; k < s->nactive; k++) {
+		struct srv_slot *sl = &s->slots[s->active[k]];
+		uint64_t prod = load_acquire(&sl->ctl->req.prod);
+		/* Untrusted: a client cannot have committed more than a ring
+		 * beyond what we consumed. */
+		sl->drain_to = prod - sl->req.pos <= s->g.ring_size ? prod : sl->req.pos;
+	}
+	return 0;
+}
+
 int shmq_server_close(shmq_server *s)
 {
 	if (!s)
 		return -EINVAL;
 	/* Pairs with the clients' loads of state: they stop and report -EPIPE. */
 	store_release(&s->hdr->state, EP_CLOSED);
-	for (uint32_t i = 0; i < s->g.slots; i++)
-		event_signal(&s->slots[i].ctl->cli_ev);
+	tell_clients(s, EP_CLOSED);
 	seg_destroy(&s->seg);
 	free(s->slots);
 	free(s->active);
@@ -312,21 +399,113 @@ int shmq_server_close(shmq_server *s)
 
 /* ---- receive ------------------------------------------------------------ */
 
+/* The sleeper's arm (wait.h): say in every served client's slot that we
+ * sleep, or no longer do. Off the hot path: only before a futex sleep. */
+static void srv_arm(void *arg, uint32_t on)
+{
+	shmq_server *s = arg;
+	s->armed = (int)on;
+	for (uint32_t k = 0; k < s->nactive; k++)
+		store_relaxed(&s->slots[s->active[k]].ctl->srv.waiting, on);
+}
+
+/* Follow conn_seq if it moved, at most once per RESCAN_GAP_NS unless we are
+ * about to sleep. Returns 1 if it rescanned. */
+static int maybe_rescan(shmq_server *s)
+{
+	if (load_relaxed(&s->hdr->conn_seq) == s->conn_seen)
+		return 0;
+	if (!s->armed) {
+		uint64_t now = shmq__now_ns();
+		if (now < s->next_rescan_ns)
+			return 0;
+		s->next_rescan_ns = now + RESCAN_GAP_NS;
+	}
+	rescan(s);
+	return 1;
+}
+
 struct recv_ctx {
 	shmq_server *s;
 	shmq_msg *msg;
 };
+
+/* Shutting down and everything owed has been received: hand back what we
+ * consumed, so clients in shmq_client_flush learn it at once. */
+static int drain_done(shmq_server *s)
+{
+	s->drained = 1;
+	for (uint32_t k = 0; k < s->nactive; k++) {
+		struct srv_slot *sl = &s->slots[s->active[k]];
+		if (ring_flush(&sl->req))
+			event_signal(&sl->ctl->cli_ev);
+	}
+	return -ESHUTDOWN;
+}
+
+/* One round over the served slots. 0 with a message in ctx, -EAGAIN. */
+static int scan(struct recv_ctx *ctx)
+{
+	shmq_server *s = ctx->s;
+	int draining = s->ep_state == EP_DRAINING;
+
+	for (uint32_t k = 0; k < s->nactive;) {
+		uint32_t at = s->rr + k; /* rr < nactive, k < nactive: no divide */
+		if (at >= s->nactive)
+			at -= s->nactive;
+		uint32_t i = s->active[at];
+		struct srv_slot *sl = &s->slots[i];
+		if (draining && sl->req.pos >= sl->drain_to) {
+			k++; /* sent after the decision to stop: not taken */
+			continue;
+		}
+		struct ring_view v;
+		int rc = ring_peek(&sl->req, &v);
+		if (rc == 0 && v.type == REC_REPLY)
+			rc = -EPROTO; /* a client has nothing to reply to */
+		if (rc == 0) {
+			s->rr = at + 1 < s->nactive ? at + 1 : 0;
+			s->view_slot = (int)i;
+			*ctx->msg = (shmq_msg){
+				.data = v.data,
+				.len = v.len,
+				.from = { .slot = i, .gen = sl->gen },
+				.flags = v.type == REC_REQUEST ? SHMQ_MSG_REQUEST : 0,
+				.id = v.id,
+			};
+			return 0;
+		}
+		/* Shutting down, a record owed (the client had published prod
+		 * past it, after its seal) that is not there: the client lied. */
+		if (rc == -EPROTO || (draining && sl->req.pos < sl->drain_to)) {
+			slot_ban(s, i); /* active[] changed: look at position k again */
+			continue;
+		}
+		if (sl->state == PS_DRAINING && slot_retire(s, i))
+			continue;
+		/* Empty: hand back the space we consumed, so a client waiting
+		 * for room gets it before we wait ourselves. */
+		if (ring_flush(&sl->req))
+			event_signal(&sl->ctl->cli_ev);
+		k++;
+	}
+	return -EAGAIN;
+}
 
 static int poll_recv(void *arg)
 {
 	struct recv_ctx *ctx = arg;
 	shmq_server *s = ctx->s;
 
-	/* conn_seq only changes when clients come and go: a read-shared line. */
-	if (load_relaxed(&s->hdr->conn_seq) != s->conn_seen)
-		rescan(s);
+	if (s->drained)
+		return -ESHUTDOWN;
 	if ((++s->polls & 1023) == 0 && shmq__now_ns() >= s->next_check_ns)
 		housekeeping(s);
+	/* Every 64th poll even while messages flow, so that a busy server
+	 * still sees new clients; otherwise only when there was nothing. The
+	 * header's line is not read on the way to a message. */
+	if ((s->polls & 63) == 0)
+		maybe_rescan(s);
 
 	/* A message left queued by -EMSGSIZE comes first, so a retry with a
 	 * larger buffer gets that very message. */
@@ -337,38 +516,15 @@ static int poll_recv(void *arg)
 			if (s->active[at] == i)
 				s->rr = at;
 	}
-	for (uint32_t k = 0; k < s->nactive;) {
-		uint32_t at = s->rr + k; /* rr < nactive, k < nactive: no divide */
-		if (at >= s->nactive)
-			at -= s->nactive;
-		uint32_t i = s->active[at];
-		struct srv_slot *sl = &s->slots[i];
-		struct ring_view v;
-		int rc = ring_peek(&sl->req, &v);
-		if (rc == 0) {
-			s->rr = at + 1 < s->nactive ? at + 1 : 0;
-			s->view_slot = (int)i;
-			ctx->msg->data = v.data;
-			ctx->msg->len = v.len;
-			ctx->msg->flags = v.flags;
-			ctx->msg->from = (shmq_client_id){ .slot = i, .gen = sl->gen };
-			return 0;
-		}
-		if (rc == -EPROTO) {
-			slot_ban(s, i); /* active[] changed: look at position k again */
-			continue;
-		}
-		if (sl->state == PS_DRAINING) {
-			slot_retire(s, i);
-			continue;
-		}
-		/* Empty: hand back the space we consumed, so a client waiting
-		 * for room gets it before we wait ourselves. */
-		if (ring_flush(&sl->req))
-			event_signal(&sl->ctl->cli_ev);
-		k++;
-	}
-	return -EAGAIN;
+	int rc = scan(ctx);
+	if (rc == -EAGAIN && maybe_rescan(s))
+		rc = scan(ctx);
+	/* Shutting down, and a whole round found nothing: every slot left has
+	 * reached its mark (scan banned those that claimed more than they
+	 * sent), so nothing owed is left. */
+	if (rc == -EAGAIN && s->ep_state == EP_DRAINING)
+		return drain_done(s);
+	return rc;
 }
 
 static int check_server(void *arg)
@@ -385,7 +541,7 @@ int shmq_server_recv_view(shmq_server *s, shmq_msg *msg, int timeout_ms)
 	if (s->view_slot >= 0)
 		return -EBUSY;
 	struct recv_ctx ctx = { s, msg };
-	return shmq__wait(&s->hdr->srv_ev, poll_recv, check_server, &ctx, s->spin_us,
+	return shmq__wait(&s->sleeper, poll_recv, check_server, &ctx, s->spin_us,
 			  shmq__deadline(timeout_ms));
 }
 
@@ -395,12 +551,15 @@ int shmq_server_release(shmq_server *s, shmq_msg *msg)
 		return -EINVAL;
 	struct srv_slot *sl = &s->slots[s->view_slot];
 	s->view_slot = -1;
+	if (msg)
+		msg->data = NULL;
+	/* Banned while the view was out: the ring is no longer ours to move. */
+	if (sl->state != PS_ACTIVE && sl->state != PS_DRAINING)
+		return 0;
 	sl->msgs_in++;
 	/* The client may be waiting for room in its request ring. */
 	if (ring_release(&sl->req))
 		event_signal(&sl->ctl->cli_ev);
-	if (msg)
-		msg->data = NULL;
 	return 0;
 }
 
@@ -444,6 +603,7 @@ struct send_ctx {
 	shmq_server *s;
 	uint32_t slot;
 	uint32_t len;
+	uint32_t type;
 	void *payload;
 };
 
@@ -465,7 +625,7 @@ static int poll_send(void *arg)
 	struct srv_slot *sl = &ctx->s->slots[ctx->slot];
 	if (sl->state != PS_ACTIVE)
 		return -ENOTCONN;
-	int rc = ring_reserve(&sl->rep, ctx->len, &ctx->payload);
+	int rc = ring_reserve(&sl->rep, ctx->len, ctx->type, &ctx->payload);
 	if (rc == -EPROTO) {
 		slot_ban(ctx->s, ctx->slot);
 		return -ENOTCONN;
@@ -484,11 +644,9 @@ static int check_send(void *arg)
 	return ctx->s->slots[ctx->slot].state == PS_ACTIVE ? 0 : -ENOTCONN;
 }
 
-int shmq_server_reserve(shmq_server *s, shmq_client_id to, size_t len, void **buf,
-			int timeout_ms)
+static int reserve(shmq_server *s, shmq_client_id to, size_t len, uint32_t type, uint64_t id,
+		   void **buf, int timeout_ms)
 {
-	if (!s || !buf)
-		return -EINVAL;
 	if (s->resv_slot >= 0)
 		return -EBUSY;
 	struct srv_slot *sl = lookup(s, to);
@@ -496,16 +654,33 @@ int shmq_server_reserve(shmq_server *s, shmq_client_id to, size_t len, void **bu
 		return -ENOTCONN;
 	if (len > sl->rep.max_payload)
 		return -EMSGSIZE;
-	struct send_ctx ctx = { s, to.slot, (uint32_t)len, NULL };
+	struct send_ctx ctx = { s, to.slot, (uint32_t)len, type, NULL };
 	/* We sleep on our own doorbell; the client rings it when it frees
 	 * room in its reply ring. */
-	int rc = shmq__wait(&s->hdr->srv_ev, poll_send, check_send, &ctx, s->spin_us,
+	int rc = shmq__wait(&s->sleeper, poll_send, check_send, &ctx, s->spin_us,
 			    shmq__deadline(timeout_ms));
 	if (rc < 0)
 		return rc;
 	s->resv_slot = (int)to.slot;
+	s->resv_id = id;
 	*buf = ctx.payload;
 	return 0;
+}
+
+int shmq_server_reserve(shmq_server *s, shmq_client_id to, size_t len, void **buf,
+			int timeout_ms)
+{
+	if (!s || !buf)
+		return -EINVAL;
+	return reserve(s, to, len, 0, 0, buf, timeout_ms);
+}
+
+int shmq_server_reserve_reply(shmq_server *s, const shmq_msg *req, size_t len, void **buf,
+			      int timeout_ms)
+{
+	if (!s || !buf || !req || !(req->flags & SHMQ_MSG_REQUEST))
+		return -EINVAL;
+	return reserve(s, req->from, len, REC_REPLY, req->id, buf, timeout_ms);
 }
 
 int shmq_server_commit(shmq_server *s, size_t len)
@@ -516,7 +691,12 @@ int shmq_server_commit(shmq_server *s, size_t len)
 	if (len > sl->rep.resv_cap)
 		return -EMSGSIZE;
 	s->resv_slot = -1;
-	ring_commit(&sl->rep, (uint32_t)len, 0);
+	if (sl->state != PS_ACTIVE) {
+		/* Banned or gone since the reservation: nothing is sent. */
+		ring_abort(&sl->rep);
+		return -ENOTCONN;
+	}
+	ring_commit(&sl->rep, (uint32_t)len, s->resv_id);
 	sl->msgs_out++;
 	event_signal(&sl->ctl->cli_ev);
 	return 0;
@@ -531,18 +711,32 @@ int shmq_server_abort(shmq_server *s)
 	return 0;
 }
 
-int shmq_server_send(shmq_server *s, shmq_client_id to, const void *buf, size_t len,
-		     int timeout_ms)
+static int send_copy(shmq_server *s, shmq_client_id to, uint32_t type, uint64_t id,
+		     const void *buf, size_t len, int timeout_ms)
 {
-	if (!s || (!buf && len))
-		return -EINVAL;
 	void *p = NULL;
-	int rc = shmq_server_reserve(s, to, len, &p, timeout_ms);
+	int rc = reserve(s, to, len, type, id, &p, timeout_ms);
 	if (rc < 0)
 		return rc;
 	if (len)
 		memcpy(p, buf, len);
 	return shmq_server_commit(s, len);
+}
+
+int shmq_server_send(shmq_server *s, shmq_client_id to, const void *buf, size_t len,
+		     int timeout_ms)
+{
+	if (!s || (!buf && len))
+		return -EINVAL;
+	return send_copy(s, to, 0, 0, buf, len, timeout_ms);
+}
+
+int shmq_server_reply(shmq_server *s, const shmq_msg *req, const void *buf, size_t len,
+		      int timeout_ms)
+{
+	if (!s || (!buf && len) || !req || !(req->flags & SHMQ_MSG_REQUEST))
+		return -EINVAL;
+	return send_copy(s, req->from, REC_REPLY, req->id, buf, len, timeout_ms);
 }
 
 /* ---- information -------------------------------------------------------- */

@@ -47,7 +47,11 @@ const char *shmq_strerror(int err)
 	case ECONNRESET: return "the server disconnected this client";
 	case ECONNREFUSED: return "stale endpoint: its server is dead (start a server, or shmq rm)";
 	case EPROTO: return "protocol violation: the shared segment is corrupt or not a shmq endpoint";
-	case EPROTONOSUPPORT: return "the endpoint uses another major layout version";
+	case EPROTONOSUPPORT: return "the endpoint was made by a shmq with another layout version";
+	case ESHUTDOWN: return "the endpoint is shutting down: no new clients or messages";
+	case EINPROGRESS: return "request sent, but no reply in time (abandoned: a late reply is discarded)";
+	case ENOBUFS: return "too many requests outstanding, or too many messages held aside";
+	case EALREADY: return "already shutting down";
 	case ETIMEDOUT: return "timed out";
 	case EAGAIN: return "would block";
 	case EINTR: return "interrupted by a signal";

@@ -42,7 +42,12 @@ static int last_poll(shmq_poll_fn poll, void *ctx, int err)
 	return rc == -EAGAIN ? err : rc;
 }
 
-int shmq__wait(struct event *ev, shmq_poll_fn poll, shmq_check_fn check, void *ctx,
+void shmq__event_arm(void *ev, uint32_t on)
+{
+	store_relaxed(&((struct event *)ev)->waiting, on);
+}
+
+int shmq__wait(const struct sleeper *sl, shmq_poll_fn poll, shmq_check_fn check, void *ctx,
 	       uint32_t spin_us, uint64_t deadline)
 {
 	int rc = poll(ctx);
@@ -90,8 +95,8 @@ int shmq__wait(struct event *ev, shmq_poll_fn poll, shmq_check_fn check, void *c
 	for (;;) {
 		/* Read seq before the re-check: a wake after this point changes
 		 * seq, so the futex_wait below returns at once. */
-		uint32_t seq = load_acquire(&ev->seq);
-		store_relaxed(&ev->waiting, 1);
+		uint32_t seq = load_acquire(sl->seq);
+		sl->arm(sl->arg, 1);
 		/* Pairs with the smp_mb in event_signal (see wait.h). */
 		smp_mb();
 		rc = poll(ctx);
@@ -106,7 +111,7 @@ int shmq__wait(struct event *ev, shmq_poll_fn poll, shmq_check_fn check, void *c
 		uint64_t slice = (uint64_t)SHMQ_WAIT_SLICE_MS * 1000000ull;
 		if (deadline - now < slice)
 			slice = deadline - now;
-		int w = futex_wait(&ev->seq, seq, slice);
+		int w = futex_wait(sl->seq, seq, slice);
 		if (w == -EINTR) {
 			rc = -EINTR;
 			break;
@@ -121,6 +126,6 @@ int shmq__wait(struct event *ev, shmq_poll_fn poll, shmq_check_fn check, void *c
 			}
 		}
 	}
-	store_relaxed(&ev->waiting, 0);
+	sl->arm(sl->arg, 0);
 	return rc;
 }

@@ -12,6 +12,13 @@
  * futex_wait returns at once. So W pays a syscall only when S sleeps.
  * Sleeps are bounded (SHMQ_WAIT_SLICE_MS) so that a sleeper re-checks that
  * its peer is still alive.
+ *
+ * The `waiting` flag need not sit beside the futex word. A client sleeps on
+ * its own slot's event (both in the slot). The server sleeps on one word in
+ * the header, but says that it sleeps in every client's slot (srv.waiting):
+ * each client checks only its own slot, so no client can hide the server's
+ * sleep from another (issue: one write to a shared flag used to slow every
+ * client to a wake-up per 100 ms).
  */
 #ifndef SHMQ_WAIT_H
 #define SHMQ_WAIT_H
@@ -48,19 +55,54 @@ static inline uint64_t shmq__deadline_now(int timeout_ms)
 
 void shmq__futex_wake(_Atomic uint32_t *word);
 
-/* Wake the sleeper on ev, if there is one. Call after publishing. */
-static inline void event_signal(struct event *ev)
+/* Wake whoever sleeps on seq if its flag `waiting` says it does. Call after
+ * publishing. never_sleeps: the sleeper busy-polls, skip everything. */
+static inline void wake_if_waiting(_Atomic uint32_t *waiting, _Atomic uint32_t *never_sleeps,
+				   _Atomic uint32_t *seq)
 {
-	if (load_relaxed(&ev->never_sleeps))
+	if (load_relaxed(never_sleeps))
 		return;
 	/* Pairs with the smp_mb in shmq__wait: either the sleeper's re-check
 	 * sees what we just published, or we see its waiting flag here. */
 	smp_mb();
-	if (load_relaxed(&ev->waiting) &&
-	    atomic_exchange_explicit(&ev->waiting, 0, memory_order_relaxed)) {
-		atomic_fetch_add_explicit(&ev->seq, 1, memory_order_release);
-		shmq__futex_wake(&ev->seq);
+	if (load_relaxed(waiting) && atomic_exchange_explicit(waiting, 0, memory_order_relaxed)) {
+		atomic_fetch_add_explicit(seq, 1, memory_order_release);
+		shmq__futex_wake(seq);
 	}
+}
+
+/* Server -> client: wake the client sleeping on its slot's event. */
+static inline void event_signal(struct event *ev)
+{
+	wake_if_waiting(&ev->waiting, &ev->never_sleeps, &ev->seq);
+}
+
+/* Client -> server: wake the server if this client's slot says it sleeps. */
+static inline void server_signal(struct srv_side *srv, _Atomic uint32_t *srv_seq)
+{
+	wake_if_waiting(&srv->waiting, &srv->never_sleeps, srv_seq);
+}
+
+/* Wake the server whatever the flags say (connect and leave: rare). */
+static inline void server_ring(_Atomic uint32_t *srv_seq)
+{
+	atomic_fetch_add_explicit(srv_seq, 1, memory_order_release);
+	shmq__futex_wake(srv_seq);
+}
+
+/* What a waiter sleeps on: the futex word, and how to say that it sleeps
+ * (arm(arg, 1)) or no longer does (arm(arg, 0)). */
+struct sleeper {
+	_Atomic uint32_t *seq;
+	void (*arm)(void *arg, uint32_t on);
+	void *arg;
+};
+
+/* For a client: the flag is in the event beside its word. */
+void shmq__event_arm(void *ev, uint32_t on);
+static inline struct sleeper event_sleeper(struct event *ev)
+{
+	return (struct sleeper){ &ev->seq, shmq__event_arm, ev };
 }
 
 /* The condition: returns -EAGAIN while not ready; anything else ends the
@@ -73,7 +115,7 @@ typedef int (*shmq_check_fn)(void *ctx);
 /* Wait until poll() is ready, spinning for spin_us first. deadline as from
  * shmq__deadline; 0 means poll once. Returns poll's result, -ETIMEDOUT,
  * -EINTR, or check's error. */
-int shmq__wait(struct event *ev, shmq_poll_fn poll, shmq_check_fn check, void *ctx,
+int shmq__wait(const struct sleeper *sl, shmq_poll_fn poll, shmq_check_fn check, void *ctx,
 	       uint32_t spin_us, uint64_t deadline);
 
 #endif

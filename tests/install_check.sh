@@ -47,10 +47,10 @@ fi
 
 # ---- the installed tree ---------------------------------------------------
 libdir=
-for f in "$prefix"/lib*/libshmq.so.0; do
+for f in "$prefix"/lib*/libshmq.so.1; do
 	[ -e "$f" ] && { libdir=$(dirname "$f"); break; }
 done
-[ -n "$libdir" ] || { fail "no lib*/libshmq.so.0"; exit 1; }
+[ -n "$libdir" ] || { fail "no lib*/libshmq.so.1"; exit 1; }
 for f in bin/shmq include/shmq.h share/man/man1/shmq.1 share/man/man3/shmq.3 \
 	 share/man/man7/shmq.7; do
 	[ -e "$prefix/$f" ] && ok "$f" || fail "missing $f"
@@ -61,7 +61,7 @@ for f in libshmq.so libshmq.a pkgconfig/shmq.pc cmake/shmq/shmqConfig.cmake \
 	[ -e "$libdir/$f" ] && ok "${libdir#"$prefix"/}/$f" || fail "missing ${libdir#"$prefix"/}/$f"
 done
 soname=$(readelf -d "$libdir/libshmq.so" | sed -n 's/.*(SONAME).*\[\(.*\)\].*/\1/p')
-[ "$soname" = libshmq.so.0 ] && ok "SONAME $soname" || fail "SONAME is '$soname', want libshmq.so.0"
+[ "$soname" = libshmq.so.1 ] && ok "SONAME $soname" || fail "SONAME is '$soname', want libshmq.so.1"
 
 # Exports: only shmq_*, and every function the header declares.
 nm -D --defined-only "$libdir/libshmq.so" | awk '$2 != "A" { sub(/@.*/, "", $3); print $3 }' |
@@ -103,7 +103,7 @@ dirs_of -L | grep -qx "$(realpath "$libdir")" && ok "Libs point into the install
 runs() { # name binary: run against the installed library only
 	local lib
 	lib=$(LD_LIBRARY_PATH=$libdir ldd "$2" | awk '/libshmq/ { print $3 }')
-	[ "$lib" = "$libdir/libshmq.so.0" ] || { fail "$1 loads libshmq from '$lib'"; return; }
+	[ "$lib" = "$libdir/libshmq.so.1" ] || { fail "$1 loads libshmq from '$lib'"; return; }
 	LD_LIBRARY_PATH=$libdir "$2" && ok "$1 runs" || fail "$1 failed"
 }
 # shellcheck disable=SC2086 # the flags are words

@@ -466,7 +466,7 @@ static void test_client_killed_reserving(int posix)
 	CHECK(memcmp(buf, "ping", 4) == 0 && (m.flags & SHMQ_MSG_REQUEST));
 	CHECK_EQ(m.from.slot, st.id[0].slot);
 	CHECK(m.from.gen != st.id[0].gen);
-	CHECK_EQ(shmq_server_send(s, m.from, "pong", 4, 5000), 0);
+	CHECK_EQ(shmq_server_reply(s, &m, "pong", 4, 5000), 0);
 	reap_ok(late, 5000);
 	printf("crash(%s): client killed holding a reservation: 3 committed messages "
 	       "delivered, nothing else; slot freed %.1f ms after SIGKILL\n",

@@ -268,7 +268,7 @@ static void serve_reqrep(struct srv_state *ss, uint64_t total)
 			rlen = make_reply(ss->out, m.data, m.len, c, ss->next[c] - 1);
 		CHECK_EQ(shmq_server_release(ss->s, &m), 0);
 		if (answer)
-			CHECK_EQ(shmq_server_send(ss->s, m.from, ss->out, rlen, IO_MS), 0);
+			CHECK_EQ(shmq_server_reply(ss->s, &m, ss->out, rlen, IO_MS), 0);
 	}
 }
 

@@ -228,7 +228,7 @@ static void group_server(const shmq_config *cfg, int ready_fd, int hold_fd)
 				_exit(3);
 			char rep[32];
 			int len = snprintf(rep, sizeof(rep), "uid=%u", (unsigned)info.uid);
-			if (shmq_server_send(s, m.from, rep, (size_t)len, 5000) < 0)
+			if (shmq_server_reply(s, &m, rep, (size_t)len, 5000) < 0)
 				_exit(4);
 		} else if (n < 0 && n != -ETIMEDOUT) {
 			_exit(5);

@@ -4,14 +4,18 @@
  * driven from one thread so every step can be checked exactly:
  *  - empty, full, wrap-around with every length from every offset (PAD logic,
  *    seals and terminators, contiguity and alignment of payloads), zero-length
- *    and maximal records, -EMSGSIZE, short commits, abort, flags, batched
- *    release;
+ *    and maximal records, -EMSGSIZE, short commits, abort, record types
+ *    (one-way, request, reply) and the id that requests and replies carry,
+ *    batched release, and ring_drained;
  *  - counters that cross 2^32 and 2^64;
  *  - a hostile peer: indices and record headers written directly into the
- *    shared memory give -EPROTO (or, for a header that is not sealed for the
- *    consumer's position, -EAGAIN: it is not a record), and the ring never
- *    reads outside its data area, which ends at a PROT_NONE guard page so an
- *    overrun faults even without a sanitizer;
+ *    shared memory give -EPROTO (bad lengths, bad pads, every combination of
+ *    type bits other than none, REC_REQUEST, REC_REPLY and REC_PAD alone, and
+ *    a cons that moves backwards or past prod, for ring_reserve and
+ *    ring_drained), or, for a header that is not sealed for the consumer's
+ *    position, -EAGAIN: it is not a record; and the ring never reads outside
+ *    its data area, which ends at a PROT_NONE guard page so an overrun (of a
+ *    payload or of an id) faults even without a sanitizer;
  *  - a randomized model test against a reference FIFO.
  */
 #include "harness.h"
@@ -22,7 +26,14 @@
 #include "layout.h"
 #include "ring.h"
 
-_Static_assert(REC_REQUEST != 0 && SHMQ_MSG_REQUEST == 1, "one message flag");
+_Static_assert((REC_REQUEST | REC_REPLY | REC_PAD) == REC_TYPE_MASK &&
+		       (REC_TYPE_MASK & REC_LEN_MASK) == 0 && (REC_TYPE_MASK | REC_LEN_MASK) == ~0u &&
+		       (REC_REQUEST & REC_REPLY) == 0 && (REC_PAD & (REC_REQUEST | REC_REPLY)) == 0,
+	       "three distinct type bits above the length");
+
+/* The record types a producer may reserve; tests cycle through them. */
+static const uint32_t types[] = {0, REC_REQUEST, REC_REPLY};
+#define TYPE(i) (types[(i) % 3])
 
 #define CANARY	 0xa5
 #define MAX_RING 65536u
@@ -106,24 +117,45 @@ static uint64_t cons_of(const struct tring *t)
 
 /* ---- the reference: where a record must go -------------------------------- */
 
-static uint32_t rec_bytes(uint32_t len)
+/* Header bytes before the payload: 8, and 8 more for the id of a request
+ * or a reply. */
+static uint32_t hdr_bytes(uint32_t type)
 {
-	return REC_HDR_SIZE + (uint32_t)align_up(len, REC_ALIGN);
+	return type == REC_REQUEST || type == REC_REPLY ? 16 : 8;
+}
+
+static uint32_t rec_bytes(uint32_t len, uint32_t type)
+{
+	return hdr_bytes(type) + (uint32_t)align_up(len, REC_ALIGN);
+}
+
+/* The id a test commits with the record made from seed: both halves vary,
+ * so that a swap of the halves or a lost one shows. Also committed with
+ * one-way records, which must not store it. */
+static uint64_t id_for(uint64_t seed)
+{
+	return (seed + 1) * 0x9e3779b97f4a7c15ull ^ 0x0123456789abcdefull;
+}
+
+/* The id a consumer must see for that record. */
+static uint64_t id_seen(uint32_t type, uint64_t seed)
+{
+	return hdr_bytes(type) == 16 ? id_for(seed) : 0;
 }
 
 /* Bytes of PAD in front of a record of len when the producer stands at pos:
  * the rest of the data area if the record does not fit before its end. */
-static uint32_t skip_for(uint32_t size, uint64_t pos, uint32_t len)
+static uint32_t skip_for(uint32_t size, uint64_t pos, uint32_t len, uint32_t type)
 {
 	uint32_t tail = size - (uint32_t)(pos & (size - 1));
-	return rec_bytes(len) <= tail ? 0 : tail;
+	return rec_bytes(len, type) <= tail ? 0 : tail;
 }
 
 /* Free bytes the producer needs to admit a record of len at pos: the PAD,
  * the record, and one header behind it for the terminator. */
-static uint64_t room_for(uint32_t size, uint64_t pos, uint32_t len)
+static uint64_t room_for(uint32_t size, uint64_t pos, uint32_t len, uint32_t type)
 {
-	return (uint64_t)skip_for(size, pos, len) + rec_bytes(len) + REC_HDR_SIZE;
+	return (uint64_t)skip_for(size, pos, len, type) + rec_bytes(len, type) + REC_HDR_SIZE;
 }
 
 static uint32_t rd32(const unsigned char *p)
@@ -157,9 +189,13 @@ static void put_hdr(struct tring *t, uint64_t pos, uint32_t word)
 	put_raw(t, pos, word, rec_seal(pos));
 }
 
-static uint32_t data_word(uint32_t len, uint32_t flags)
+/* A record's id as the ring stores it: low half first. */
+static void put_id(struct tring *t, uint64_t pos, uint64_t id)
 {
-	return len | (flags & SHMQ_MSG_REQUEST ? REC_REQUEST : 0);
+	unsigned char *h = t->data + (pos & (t->size - 1));
+	uint32_t lo = (uint32_t)id, hi = (uint32_t)(id >> 32);
+	memcpy(h + 8, &lo, 4);
+	memcpy(h + 12, &hi, 4);
 }
 
 /* Every byte outside the circular span [from, from + n) still equals snap:
@@ -176,12 +212,12 @@ static void check_untouched(const struct tring *t, uint64_t from, uint64_t n)
 		CHECK(memcmp(t->data, snap, len - first) == 0);
 }
 
-/* A payload pointer handed out by the ring: 8-aligned, after a header, and
- * with all len bytes inside the data area. */
-static void check_payload_ptr(const struct tring *t, const void *p, uint32_t len)
+/* A payload pointer handed out by the ring: 8-aligned, after a header (and
+ * an id, for type), and with all len bytes inside the data area. */
+static void check_payload_ptr(const struct tring *t, const void *p, uint32_t len, uint32_t type)
 {
 	const unsigned char *q = p;
-	CHECK(q >= t->data + REC_HDR_SIZE);
+	CHECK(q >= t->data + hdr_bytes(type));
 	CHECK(q <= t->data + t->size);
 	CHECK((size_t)(t->data + t->size - q) >= len);
 	CHECK(((uintptr_t)q & (REC_ALIGN - 1)) == 0);
@@ -190,13 +226,15 @@ static void check_payload_ptr(const struct tring *t, const void *p, uint32_t len
 /* ---- checked produce / consume --------------------------------------------- */
 
 /*
- * Reserve len, fill it from seed, commit commit_len (<= len) with flags, and
- * check what the producer did: where the payload went, the sealed PAD in
- * front of it if it wrapped, its sealed header, the terminator behind it, the
- * new prod, that the space was free, and that nothing outside the reserved
- * span changed. On failure check that nothing changed at all.
+ * Reserve len of type, fill it from seed, commit commit_len (<= len) with
+ * id_for(seed) (whatever the type: a one-way record must not store it), and
+ * check what the producer did: where the payload went (after the header, and
+ * the id for a request or a reply), the sealed PAD in front of it if it
+ * wrapped, its sealed header and its id, the terminator behind it, the new
+ * prod, that the space was free, and that nothing outside the reserved span
+ * changed. On failure check that nothing changed at all.
  */
-static int produce2(struct tring *t, uint32_t len, uint32_t commit_len, uint32_t flags,
+static int produce2(struct tring *t, uint32_t len, uint32_t commit_len, uint32_t type,
 		    uint64_t seed)
 {
 	uint64_t before = prod_of(t);
@@ -205,55 +243,65 @@ static int produce2(struct tring *t, uint32_t len, uint32_t commit_len, uint32_t
 
 	CHECK(before == t->p.pos);
 	memcpy(snap, t->data, t->size);
-	int rc = ring_reserve(&t->p, len, &p);
+	int rc = ring_reserve(&t->p, len, type, &p);
 	if (rc) {
 		CHECK_EQ(prod_of(t), before);
 		CHECK(memcmp(snap, t->data, t->size) == 0);
 		return rc;
 	}
-	uint32_t skip = skip_for(t->size, before, len);
+	uint32_t skip = skip_for(t->size, before, len, type);
 	uint32_t recoff = skip ? 0 : off;
 	/* Nothing overwritten: PAD, record and terminator lie within the space
 	 * the consumer has handed back. */
-	CHECK(room_for(t->size, before, len) <= t->size - (before - cons_of(t)));
-	CHECK(p == t->data + recoff + REC_HDR_SIZE);
-	check_payload_ptr(t, p, len);
+	CHECK(room_for(t->size, before, len, type) <= t->size - (before - cons_of(t)));
+	CHECK(p == t->data + recoff + hdr_bytes(type));
+	check_payload_ptr(t, p, len, type);
 	/* Reserving writes and publishes nothing. */
 	CHECK(memcmp(snap, t->data, t->size) == 0);
 	CHECK_EQ(prod_of(t), before);
 	fill_random(p, len, seed);
 
-	ring_commit(&t->p, commit_len, flags);
-	uint64_t rec = before + skip, end = rec + rec_bytes(commit_len);
+	uint64_t id = id_for(seed);
+	ring_commit(&t->p, commit_len, id);
+	uint64_t rec = before + skip, end = rec + rec_bytes(commit_len, type);
 	CHECK_EQ(prod_of(t), end);
 	CHECK_EQ(t->p.pos, end);
 	if (skip) {
 		CHECK_EQ(word_at(t, before), (skip - REC_HDR_SIZE) | REC_PAD);
 		CHECK_EQ(seal_at(t, before), rec_seal(before));
 	}
-	CHECK_EQ(word_at(t, rec), data_word(commit_len, flags));
+	CHECK_EQ(word_at(t, rec), commit_len | type);
 	CHECK_EQ(seal_at(t, rec), rec_seal(rec));
+	if (hdr_bytes(type) == 16) {
+		/* The id, low half first, between header and payload. */
+		CHECK_EQ(word_at(t, rec + 8), (uint32_t)id);
+		CHECK_EQ(word_at(t, rec + 12), (uint32_t)(id >> 32));
+	}
+	/* The payload is as written (a one-way record's id went nowhere). */
+	fill_random(expect, commit_len, seed);
+	CHECK(memcmp(p, expect, commit_len) == 0);
 	/* Whatever comes next, the consumer must not take the bytes at end
 	 * for a record until the producer seals them. */
 	CHECK(seal_at(t, end) != rec_seal(end));
-	uint64_t span = skip + rec_bytes(len);
+	uint64_t span = skip + rec_bytes(len, type);
 	if (end + REC_HDR_SIZE - before > span)
 		span = end + REC_HDR_SIZE - before;
 	check_untouched(t, before, span);
 	return 0;
 }
 
-static int produce(struct tring *t, uint32_t len, uint32_t flags, uint64_t seed)
+static int produce(struct tring *t, uint32_t len, uint32_t type, uint64_t seed)
 {
-	return produce2(t, len, len, flags, seed);
+	return produce2(t, len, len, type, seed);
 }
 
-/* Peek the next record, check it is the one expected byte for byte, and
+/* Peek the next record, check it is the one expected byte for byte, of
+ * type, with the id it was committed with (0 for a one-way record), and
  * release it; check the view is inside the data area and the consumer moves
  * past exactly the record (and the PAD before it). cons is published in
  * batches: once a quarter of the ring has been consumed since the last time,
  * or when the ring is empty after the release. */
-static void consume(struct tring *t, uint32_t len, uint32_t flags, uint64_t seed)
+static void consume(struct tring *t, uint32_t len, uint32_t type, uint64_t seed)
 {
 	struct ring_view v;
 	uint64_t before = t->c.pos, pub = cons_of(t);
@@ -261,12 +309,13 @@ static void consume(struct tring *t, uint32_t len, uint32_t flags, uint64_t seed
 
 	CHECK_EQ(ring_peek(&t->c, &v), 0);
 	CHECK_EQ(v.len, len);
-	CHECK_EQ(v.flags, flags);
-	check_payload_ptr(t, v.data, v.len);
+	CHECK_EQ(v.type, type);
+	CHECK(v.id == id_seen(type, seed));
+	check_payload_ptr(t, v.data, v.len, v.type);
 	fill_random(expect, len, seed);
 	CHECK(memcmp(v.data, expect, len) == 0);
 
-	uint32_t recoff = (uint32_t)((const unsigned char *)v.data - t->data) - REC_HDR_SIZE;
+	uint32_t recoff = (uint32_t)((const unsigned char *)v.data - t->data) - hdr_bytes(type);
 	uint32_t skip = recoff == off ? 0 : t->size - off;
 	if (skip)
 		CHECK_EQ(recoff, 0); /* a PAD always leads to offset 0 */
@@ -275,10 +324,10 @@ static void consume(struct tring *t, uint32_t len, uint32_t flags, uint64_t seed
 	/* A second peek without release hands out the same record. */
 	struct ring_view v2;
 	CHECK_EQ(ring_peek(&t->c, &v2), 0);
-	CHECK(v2.data == v.data && v2.len == v.len && v2.flags == v.flags);
+	CHECK(v2.data == v.data && v2.len == v.len && v2.type == v.type && v2.id == v.id);
 
 	int rc = ring_release(&t->c);
-	uint64_t now = before + skip + rec_bytes(len);
+	uint64_t now = before + skip + rec_bytes(len, type);
 	CHECK_EQ(t->c.pos, now);
 	/* ... or at once when the ring has run empty (nothing sealed next). */
 	if (now - pub >= t->size / 4 || now == t->p.pos) {
@@ -306,24 +355,28 @@ static void check_empty(struct tring *t)
 	CHECK_EQ(cons_of(t), prod_of(t));
 }
 
-/* Produce records of len, then empty ones, until nothing fits any more.
- * -EAGAIN must be right: the record really did not fit. Returns how many
- * records of len went in. */
-static uint32_t fill_full(struct tring *t, uint32_t len, uint64_t seed, uint32_t *nzero)
+/* Produce records of len and type, then empty one-way ones (the smallest
+ * record there is), until nothing fits any more. -EAGAIN must be right: the
+ * record really did not fit. Returns how many records of len went in. */
+static uint32_t fill_full(struct tring *t, uint32_t len, uint32_t type, uint64_t seed,
+			  uint32_t *nzero)
 {
 	uint32_t n = 0;
 	int rc;
-	while ((rc = produce(t, len, 0, seed + n)) == 0)
+	while ((rc = produce(t, len, type, seed + n)) == 0)
 		CHECK(++n <= t->size / 8);
 	CHECK_EQ(rc, -EAGAIN);
 	uint64_t used = prod_of(t) - cons_of(t);
-	CHECK(used + room_for(t->size, prod_of(t), len) > t->size);
+	CHECK(used + room_for(t->size, prod_of(t), len, type) > t->size);
 	*nzero = 0;
 	while ((rc = produce(t, 0, 0, seed + 100000 + *nzero)) == 0)
 		CHECK(++*nzero <= t->size / 8);
 	CHECK_EQ(rc, -EAGAIN);
 	used = prod_of(t) - cons_of(t);
-	CHECK(used + room_for(t->size, prod_of(t), 0) > t->size);
+	CHECK(used + room_for(t->size, prod_of(t), 0, 0) > t->size);
+	/* Nor does an empty request or reply, which is larger. */
+	for (size_t k = 1; k < 3; k++)
+		CHECK_EQ(produce(t, 0, types[k], 99), -EAGAIN);
 	CHECK_EQ(ring_used(&t->p), used);
 	return n;
 }
@@ -351,14 +404,16 @@ static void test_empty(void)
 	struct tring t;
 	tring_open(&t, 256);
 	for (int b = 0; b < 4; b++) {
-		tring_reset(&t, base_near(b, 256) + 64);
-		check_empty(&t);
-		CHECK_EQ(ring_used(&t.p), 0);
-		/* A record in and out leaves it empty again. */
-		CHECK_EQ(produce(&t, 5, 0, 1), 0);
-		CHECK_EQ(ring_used(&t.p), rec_bytes(5));
-		consume(&t, 5, 0, 1);
-		check_empty(&t);
+		/* A record in and out leaves it empty again, whatever its type. */
+		for (size_t k = 0; k < 3; k++) {
+			tring_reset(&t, base_near(b, 256) + 64);
+			check_empty(&t);
+			CHECK_EQ(ring_used(&t.p), 0);
+			CHECK_EQ(produce(&t, 5, types[k], 1), 0);
+			CHECK_EQ(ring_used(&t.p), rec_bytes(5, types[k]));
+			consume(&t, 5, types[k], 1);
+			check_empty(&t);
+		}
 	}
 	/* A data area full of old records, even ones sealed for the first
 	 * position, holds nothing once formatted. */
@@ -371,30 +426,30 @@ static void test_empty(void)
 }
 
 /* Fill until full; nothing may be overwritten, everything reads back. */
-static void fill_case(struct tring *t, uint64_t start, uint32_t len)
+static void fill_case(struct tring *t, uint64_t start, uint32_t len, uint32_t type)
 {
 	uint32_t n, nzero, max = ring_max_payload(t->size);
 
-	snprintf(where, sizeof(where), "fill size %u start %#llx len %u", t->size,
-		 (unsigned long long)start, len);
+	snprintf(where, sizeof(where), "fill size %u start %#llx len %u type %#x", t->size,
+		 (unsigned long long)start, len, type);
 	tring_reset(t, start);
-	n = fill_full(t, len, 0, &nzero);
+	n = fill_full(t, len, type, 0, &nzero);
 	CHECK(n >= 1);
 	/* Full: nothing fits, and trying changes nothing (produce checks). */
 	static const uint32_t tries[] = {0, 1, 8, 9, 100};
 	for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++)
 		if (tries[i] <= max)
-			CHECK_EQ(produce(t, tries[i], 0, 99), -EAGAIN);
-	CHECK_EQ(produce(t, max, 0, 99), -EAGAIN);
+			CHECK_EQ(produce(t, tries[i], TYPE(i), 99), -EAGAIN);
+	CHECK_EQ(produce(t, max, type, 99), -EAGAIN);
 
 	for (uint32_t i = 0; i < n; i++)
-		consume(t, len, 0, i);
+		consume(t, len, type, i);
 	for (uint32_t i = 0; i < nzero; i++)
 		consume(t, 0, 0, 100000 + i);
 	check_empty(t);
 	/* And the whole ring is usable again. */
-	CHECK_EQ(produce(t, max, 0, 7), 0);
-	consume(t, max, 0, 7);
+	CHECK_EQ(produce(t, max, type, 7), 0);
+	consume(t, max, type, 7);
 }
 
 static void test_fill(void)
@@ -409,16 +464,19 @@ static void test_fill(void)
 		for (int b = 0; b < 4; b += sizes[s] <= 512 ? 1 : 2)
 			for (uint32_t o = 0; o < sizes[s]; o += ostep)
 				for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++)
-					fill_case(&t, base_near(b, sizes[s]) + o, lens[l]);
+					for (size_t k = 0; k < 3; k++)
+						fill_case(&t, base_near(b, sizes[s]) + o, lens[l],
+							  types[k]);
 		tring_close(&t);
 	}
 }
 
 /*
  * Wrap-around, exhaustively for small rings: from every offset, every length
- * from 0 to the maximum, across plain, 2^32 and 2^64 bases. The first record
- * lands at the offset or, with a PAD, at 0; a second record follows it, both
- * consumed after they are both in (when they fit) or one by one.
+ * from 0 to the maximum, of every type, across plain, 2^32 and 2^64 bases.
+ * The first record lands at the offset or, with a PAD, at 0; a second record
+ * (of another type) follows it, both consumed after they are both in (when
+ * they fit) or one by one.
  */
 static void test_wrap_sweep(void)
 {
@@ -429,26 +487,29 @@ static void test_wrap_sweep(void)
 		for (int b = 0; b < 3; b++) {
 			for (uint32_t off = 0; off < size; off += REC_ALIGN) {
 				for (uint32_t len = 0; len <= max; len++) {
+				for (uint32_t k = 0; k < 3; k++) {
 					uint64_t start = base_near(b, size) + off;
 					uint32_t len2 = (len * 7 + 13) % (max + 1);
-					uint32_t f1 = len & 1 ? SHMQ_MSG_REQUEST : 0;
+					uint32_t f1 = types[k], f2 = TYPE(len + k + 1);
 					snprintf(where, sizeof(where),
-						 "sweep size %u start %#llx len %u len2 %u", size,
-						 (unsigned long long)start, len, len2);
+						 "sweep size %u start %#llx len %u type %#x len2 %u "
+						 "type %#x",
+						 size, (unsigned long long)start, len, f1, len2, f2);
 					tring_reset(&t, start);
 					CHECK_EQ(produce(&t, len, f1, len), 0);
 					uint64_t p = prod_of(&t);
-					if (size - (p - cons_of(&t)) >= room_for(size, p, len2)) {
-						CHECK_EQ(produce(&t, len2, 0, ~(uint64_t)len), 0);
+					if (size - (p - cons_of(&t)) >= room_for(size, p, len2, f2)) {
+						CHECK_EQ(produce(&t, len2, f2, ~(uint64_t)len), 0);
 						consume(&t, len, f1, len);
 					} else {
-						CHECK_EQ(produce(&t, len2, 0, 5), -EAGAIN);
+						CHECK_EQ(produce(&t, len2, f2, 5), -EAGAIN);
 						consume(&t, len, f1, len);
 						check_empty(&t); /* flushes */
-						CHECK_EQ(produce(&t, len2, 0, ~(uint64_t)len), 0);
+						CHECK_EQ(produce(&t, len2, f2, ~(uint64_t)len), 0);
 					}
-					consume(&t, len2, 0, ~(uint64_t)len);
+					consume(&t, len2, f2, ~(uint64_t)len);
 					check_empty(&t);
+				}
 				}
 			}
 		}
@@ -460,28 +521,35 @@ static void test_zero_length(void)
 {
 	struct tring t;
 	tring_open(&t, 256);
-	/* Zero-length records everywhere, including the last 8 bytes. */
-	for (uint32_t off = 0; off < 256; off += 8) {
-		uint32_t n = 0;
-		snprintf(where, sizeof(where), "zero length off %u", off);
-		tring_reset(&t, (1ull << 32) - 256 + off);
-		while (produce(&t, 0, n & 1 ? SHMQ_MSG_REQUEST : 0, n) == 0)
-			CHECK(++n <= 32);
-		CHECK(n >= 256 / 8 - 1);
-		for (uint32_t i = 0; i < n; i++)
-			consume(&t, 0, i & 1 ? SHMQ_MSG_REQUEST : 0, i);
-		check_empty(&t);
+	/* Zero-length records everywhere, including the last 8 bytes: one-way
+	 * records (a bare header), then requests and replies among them (a
+	 * header and an id, which may fill the last 16 bytes exactly). */
+	for (int mixed = 0; mixed < 2; mixed++) {
+		for (uint32_t off = 0; off < 256; off += 8) {
+			uint32_t n = 0;
+			snprintf(where, sizeof(where), "zero length off %u mixed %d", off, mixed);
+			tring_reset(&t, (1ull << 32) - 256 + off);
+			while (produce(&t, 0, mixed ? TYPE(n) : 0, n) == 0)
+				CHECK(++n <= 32);
+			/* 8, 16, 16 bytes per three records in the mixed case */
+			CHECK(n >= (mixed ? 15u : 256 / 8 - 1));
+			for (uint32_t i = 0; i < n; i++)
+				consume(&t, 0, mixed ? TYPE(i) : 0, i);
+			check_empty(&t);
+		}
 	}
 	/* Between others. */
 	tring_reset(&t, 200);
 	CHECK_EQ(produce(&t, 3, 0, 1), 0);
 	CHECK_EQ(produce(&t, 0, 0, 2), 0);
-	CHECK_EQ(produce(&t, 40, 0, 3), 0);
-	CHECK_EQ(produce(&t, 0, SHMQ_MSG_REQUEST, 4), 0);
+	CHECK_EQ(produce(&t, 40, REC_REPLY, 3), 0);
+	CHECK_EQ(produce(&t, 0, REC_REQUEST, 4), 0);
+	CHECK_EQ(produce(&t, 0, REC_REPLY, 5), 0);
 	consume(&t, 3, 0, 1);
 	consume(&t, 0, 0, 2);
-	consume(&t, 40, 0, 3);
-	consume(&t, 0, SHMQ_MSG_REQUEST, 4);
+	consume(&t, 40, REC_REPLY, 3);
+	consume(&t, 0, REC_REQUEST, 4);
+	consume(&t, 0, REC_REPLY, 5);
 	check_empty(&t);
 	tring_close(&t);
 }
@@ -495,17 +563,21 @@ static void check_too_big(struct tring *t)
 	uint64_t pos = t->p.pos, peer = t->p.peer;
 	/* produce() checks that neither prod nor any data byte changed. */
 	for (size_t i = 0; i < sizeof(huge) / sizeof(huge[0]); i++)
-		CHECK_EQ(produce(t, huge[i], 0, 1), -EMSGSIZE);
+		for (size_t k = 0; k < 3; k++)
+			CHECK_EQ(produce(t, huge[i], types[k], 1), -EMSGSIZE);
 	CHECK_EQ(t->p.pos, pos);
 	CHECK_EQ(t->p.peer, peer);
 }
 
-/* The maximum fits from every position of an empty ring. */
+/* The maximum, of any type (a request's or reply's with its id), fits from
+ * every position of an empty ring. */
 static void test_max(void)
 {
 	struct tring t;
 	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
 		uint32_t size = sizes[s], max = ring_max_payload(size);
+		/* Half the ring, less a header, an id and a terminator. */
+		CHECK_EQ(max, size / 2 - 24);
 		/* Big enough to be useful: at least 3/8 of the ring. */
 		CHECK(max >= size / 8 * 3);
 		tring_open(&t, size);
@@ -518,16 +590,18 @@ static void test_max(void)
 				tring_reset(&t, start);
 				check_too_big(&t);
 				check_empty(&t);
-				CHECK_EQ(produce(&t, max, SHMQ_MSG_REQUEST, off), 0);
-				CHECK_EQ(produce(&t, max + 1, 0, 1), -EMSGSIZE);
-				consume(&t, max, SHMQ_MSG_REQUEST, off);
-				check_empty(&t);
+				for (size_t k = 0; k < 3; k++) {
+					CHECK_EQ(produce(&t, max, types[k], off), 0);
+					CHECK_EQ(produce(&t, max + 1, types[k], 1), -EMSGSIZE);
+					consume(&t, max, types[k], off);
+					check_empty(&t);
+				}
 			}
 		}
 		/* -EMSGSIZE, not -EAGAIN, on a full ring. */
 		uint32_t nzero;
 		tring_reset(&t, 0);
-		fill_full(&t, 100, 0, &nzero);
+		fill_full(&t, 100, REC_REQUEST, 0, &nzero);
 		check_too_big(&t);
 		tring_close(&t);
 	}
@@ -543,34 +617,40 @@ static void test_short_commit(void)
 	/* In place: the next record follows the shorter one. */
 	tring_reset(&t, 64);
 	CHECK_EQ(produce2(&t, 100, 10, 0, 1), 0);
-	CHECK_EQ(prod_of(&t), 64 + rec_bytes(10));
-	CHECK_EQ(produce2(&t, max, 0, SHMQ_MSG_REQUEST, 2), 0);
-	CHECK_EQ(produce(&t, 17, 0, 3), 0);
+	CHECK_EQ(prod_of(&t), 64 + rec_bytes(10, 0));
+	CHECK_EQ(produce2(&t, max, 0, REC_REQUEST, 2), 0);
+	CHECK_EQ(prod_of(&t), 64 + rec_bytes(10, 0) + rec_bytes(0, REC_REQUEST));
+	CHECK_EQ(produce2(&t, 100, 33, REC_REPLY, 3), 0);
+	CHECK_EQ(produce(&t, 17, 0, 4), 0);
 	consume(&t, 10, 0, 1);
-	consume(&t, 0, SHMQ_MSG_REQUEST, 2);
-	consume(&t, 17, 0, 3);
+	consume(&t, 0, REC_REQUEST, 2);
+	consume(&t, 33, REC_REPLY, 3);
+	consume(&t, 17, 0, 4);
 	check_empty(&t);
 
 	/* After a wrap: the PAD stays, the record at 0 is shorter. */
 	for (uint32_t off = 512 - 200; off < 512; off += 8) {
-		snprintf(where, sizeof(where), "short commit off %u", off);
+		uint32_t ty = TYPE(off / 8), ty2 = TYPE(off / 8 + 1);
+		snprintf(where, sizeof(where), "short commit off %u type %#x", off, ty);
 		tring_reset(&t, (0 - 1024ull) + off);
-		CHECK_EQ(produce2(&t, 200, 3, 0, off), 0);
-		CHECK_EQ(produce(&t, 40, 0, off + 1), 0);
-		consume(&t, 3, 0, off);
-		consume(&t, 40, 0, off + 1);
+		CHECK_EQ(produce2(&t, 200, 3, ty, off), 0);
+		CHECK_EQ(produce(&t, 40, ty2, off + 1), 0);
+		consume(&t, 3, ty, off);
+		consume(&t, 40, ty2, off + 1);
 		check_empty(&t);
 	}
 
 	/* Committing more than was reserved publishes only the reservation. */
-	tring_reset(&t, 0);
-	void *p;
-	CHECK_EQ(ring_reserve(&t.p, 10, &p), 0);
-	fill_random(p, 10, 4);
-	ring_commit(&t.p, 300, 0);
-	CHECK_EQ(prod_of(&t), rec_bytes(10));
-	consume(&t, 10, 0, 4);
-	check_empty(&t);
+	for (size_t k = 0; k < 3; k++) {
+		tring_reset(&t, 0);
+		void *p;
+		CHECK_EQ(ring_reserve(&t.p, 10, types[k], &p), 0);
+		fill_random(p, 10, 4);
+		ring_commit(&t.p, 300, id_for(4));
+		CHECK_EQ(prod_of(&t), rec_bytes(10, types[k]));
+		consume(&t, 10, types[k], 4);
+		check_empty(&t);
+	}
 	tring_close(&t);
 }
 
@@ -580,55 +660,130 @@ static void test_abort(void)
 	tring_open(&t, 256);
 	void *p, *q;
 
-	/* Abort publishes nothing; the next reservation gets the same place. */
+	/* Abort publishes nothing; the next reservation gets the same place
+	 * (its payload 8 bytes further on for a request or reply, whose id
+	 * comes first), and the aborted one's type does not stick. */
 	tring_reset(&t, 32);
-	CHECK_EQ(ring_reserve(&t.p, 50, &p), 0);
+	CHECK_EQ(ring_reserve(&t.p, 50, 0, &p), 0);
+	CHECK(p == t.data + 32 + 8);
 	memset(p, 0x11, 50);
 	ring_abort(&t.p);
 	CHECK_EQ(prod_of(&t), 32);
 	check_empty(&t);
-	CHECK_EQ(ring_reserve(&t.p, 20, &q), 0);
+	CHECK_EQ(ring_reserve(&t.p, 20, REC_REQUEST, &q), 0);
+	CHECK(q == t.data + 32 + 16);
+	ring_abort(&t.p);
+	CHECK_EQ(ring_reserve(&t.p, 20, 0, &q), 0);
 	CHECK(q == p);
 	ring_abort(&t.p);
-	CHECK_EQ(produce(&t, 20, 0, 1), 0);
+	CHECK_EQ(produce(&t, 20, 0, 1), 0); /* checks the word: one-way */
 	consume(&t, 20, 0, 1);
+	CHECK_EQ(ring_reserve(&t.p, 20, REC_REPLY, &q), 0);
+	ring_abort(&t.p);
+	CHECK_EQ(produce(&t, 20, REC_REQUEST, 2), 0);
+	consume(&t, 20, REC_REQUEST, 2);
 
 	/* Aborting a reservation that wrapped leaves no PAD behind: a small
 	 * record still goes at the old offset. */
-	tring_reset(&t, 256 - 16);
-	CHECK_EQ(ring_reserve(&t.p, 60, &p), 0);
-	CHECK(p == t.data + REC_HDR_SIZE);
-	ring_abort(&t.p);
-	CHECK_EQ(prod_of(&t), 256 - 16);
-	check_empty(&t);
-	CHECK_EQ(produce(&t, 8, 0, 2), 0);
-	CHECK_EQ(prod_of(&t), 256);
-	consume(&t, 8, 0, 2);
+	for (size_t k = 0; k < 3; k++) {
+		tring_reset(&t, 256 - 16);
+		CHECK_EQ(ring_reserve(&t.p, 60, types[k], &p), 0);
+		CHECK(p == t.data + hdr_bytes(types[k]));
+		ring_abort(&t.p);
+		CHECK_EQ(prod_of(&t), 256 - 16);
+		check_empty(&t);
+		/* 16 bytes left: an 8-byte one-way record, or an empty request
+		 * or reply (header and id). */
+		CHECK_EQ(produce(&t, k ? 0 : 8, types[k], 2), 0);
+		CHECK_EQ(prod_of(&t), 256);
+		consume(&t, k ? 0 : 8, types[k], 2);
+	}
 
 	/* With records queued, abort leaves them as they were. */
 	tring_reset(&t, 0);
 	CHECK_EQ(produce(&t, 30, 0, 3), 0);
-	CHECK_EQ(ring_reserve(&t.p, 70, &p), 0);
+	CHECK_EQ(ring_reserve(&t.p, 70, REC_REPLY, &p), 0);
 	memset(p, 0x22, 70);
 	ring_abort(&t.p);
-	CHECK_EQ(produce(&t, 31, SHMQ_MSG_REQUEST, 4), 0);
+	CHECK_EQ(produce(&t, 31, REC_REQUEST, 4), 0);
 	consume(&t, 30, 0, 3);
-	consume(&t, 31, SHMQ_MSG_REQUEST, 4);
+	consume(&t, 31, REC_REQUEST, 4);
 	check_empty(&t);
 	tring_close(&t);
 }
 
-static void test_flags(void)
+/* Record types and ids, byte for byte: a request and a reply carry their id
+ * (low half first) between header and payload, a one-way record has none. */
+static void test_types(void)
 {
 	struct tring t;
+	struct ring_view v;
+	void *p;
 	tring_open(&t, 256);
 	tring_reset(&t, 0);
-	CHECK_EQ(produce(&t, 4, SHMQ_MSG_REQUEST, 1), 0);
+	CHECK_EQ(produce(&t, 4, REC_REQUEST, 1), 0);
 	CHECK_EQ(word_at(&t, 0), 4 | REC_REQUEST);
+	CHECK_EQ(word_at(&t, 8), (uint32_t)id_for(1));
+	CHECK_EQ(word_at(&t, 12), (uint32_t)(id_for(1) >> 32));
 	CHECK_EQ(produce(&t, 4, 0, 2), 0);
-	CHECK_EQ(word_at(&t, 16), 4);
-	consume(&t, 4, SHMQ_MSG_REQUEST, 1);
+	CHECK_EQ(word_at(&t, 24), 4);
+	CHECK_EQ(produce(&t, 4, REC_REPLY, 3), 0);
+	CHECK_EQ(word_at(&t, 40), 4 | REC_REPLY);
+	CHECK_EQ(word_at(&t, 48), (uint32_t)id_for(3));
+	CHECK_EQ(word_at(&t, 52), (uint32_t)(id_for(3) >> 32));
+	CHECK_EQ(prod_of(&t), 64);
+	/* Payloads at + 16 for a request or a reply, + 8 for a one-way one. */
+	CHECK_EQ(ring_peek(&t.c, &v), 0);
+	CHECK(v.data == t.data + 16 && v.type == REC_REQUEST && v.id == id_for(1));
+	consume(&t, 4, REC_REQUEST, 1);
+	CHECK_EQ(ring_peek(&t.c, &v), 0);
+	CHECK(v.data == t.data + 24 + 8 && v.type == 0 && v.id == 0);
 	consume(&t, 4, 0, 2);
+	CHECK_EQ(ring_peek(&t.c, &v), 0);
+	CHECK(v.data == t.data + 40 + 16 && v.type == REC_REPLY && v.id == id_for(3));
+	consume(&t, 4, REC_REPLY, 3);
+	check_empty(&t);
+
+	/* Ids round-trip exactly, including the extremes and ids that differ
+	 * only in one half. */
+	static const uint64_t ids[] = {0,
+				       1,
+				       UINT64_MAX,
+				       0xffffffffull,
+				       0xffffffff00000000ull,
+				       1ull << 32,
+				       1ull << 63,
+				       0x0123456789abcdefull};
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		for (size_t k = 1; k < 3; k++) {
+			uint64_t at = prod_of(&t);
+			CHECK_EQ(ring_reserve(&t.p, 8, types[k], &p), 0);
+			memcpy(p, "payload!", 8);
+			ring_commit(&t.p, 8, ids[i]);
+			CHECK_EQ(word_at(&t, at + 8), (uint32_t)ids[i]);
+			CHECK_EQ(word_at(&t, at + 12), (uint32_t)(ids[i] >> 32));
+			CHECK_EQ(ring_peek(&t.c, &v), 0);
+			CHECK_EQ(v.type, types[k]);
+			CHECK(v.id == ids[i]);
+			CHECK(v.len == 8 && memcmp(v.data, "payload!", 8) == 0);
+			ring_release(&t.c);
+		}
+	}
+	check_empty(&t);
+
+	/* A one-way record ignores the id it is committed with: the id is
+	 * not stored, the payload right after the header is intact, and the
+	 * view says 0. */
+	tring_reset(&t, 0);
+	CHECK_EQ(ring_reserve(&t.p, 16, 0, &p), 0);
+	CHECK(p == t.data + 8);
+	memcpy(p, "0123456789abcdef", 16);
+	ring_commit(&t.p, 16, UINT64_MAX);
+	CHECK_EQ(prod_of(&t), 24);
+	CHECK(memcmp(t.data + 8, "0123456789abcdef", 16) == 0);
+	CHECK_EQ(ring_peek(&t.c, &v), 0);
+	CHECK(v.type == 0 && v.id == 0 && v.len == 16 && v.data == t.data + 8);
+	ring_release(&t.c);
 	check_empty(&t);
 	tring_close(&t);
 }
@@ -655,6 +810,21 @@ static void test_batched_release(void)
 	CHECK_EQ(produce(&t, ring_max_payload(1024), 0, 1), 0);
 	consume(&t, 0, 0, 99);
 	consume(&t, ring_max_payload(1024), 0, 1);
+	check_empty(&t);
+
+	/* The batches count bytes, ids included: an empty request or reply is
+	 * 16, so a quarter ring goes back every 16 of them. */
+	tring_reset(&t, (1ull << 32) - 64);
+	for (int i = 0; i < 50; i++)
+		CHECK_EQ(produce(&t, 0, TYPE(i % 2 + 1), i), 0);
+	for (int i = 0; i < 49; i++) {
+		CHECK_EQ(ring_peek(&t.c, &v), 0);
+		CHECK_EQ(ring_release(&t.c), (i + 1) % 16 == 0);
+		CHECK_EQ(cons_of(&t), t.start + (i + 1) / 16 * 256);
+	}
+	CHECK_EQ(ring_flush(&t.c), 1);
+	CHECK_EQ(cons_of(&t), t.start + 49 * 16);
+	consume(&t, 0, TYPE(49 % 2 + 1), 49);
 	check_empty(&t);
 	tring_close(&t);
 }
@@ -714,49 +884,97 @@ static void hostile_producer(uint32_t size, uint64_t s)
 		CHECK_EQ(v.len, 0);
 	}
 
-	/* Lengths the consumer must refuse, wherever the record is. */
-	const uint32_t badlen[] = {max + 1, max + 8, size - 8, size, REC_LEN_MASK, 1u << 29};
+	/* Lengths the consumer must refuse, wherever the record is and
+	 * whatever its type. 1 << 28 is the top bit of the length field. */
+	const uint32_t badlen[] = {max + 1, max + 8, size - 8, size, REC_LEN_MASK, 1u << 28};
 	for (size_t i = 0; i < sizeof(badlen) / sizeof(badlen[0]); i++) {
+		CHECK((badlen[i] & ~REC_LEN_MASK) == 0);
 		for (uint32_t off = 0; off < size; off += size / 4) {
-			tring_reset(&t, z + off);
-			put_hdr(&t, z + off, badlen[i]);
-			expect_peek(&t, -EPROTO, "len > max_payload");
-			tring_reset(&t, z + off);
-			put_hdr(&t, z + off, badlen[i] | REC_REQUEST);
-			expect_peek(&t, -EPROTO, "len > max_payload, request");
+			for (size_t k = 0; k < 3; k++) {
+				tring_reset(&t, z + off);
+				put_hdr(&t, z + off, badlen[i] | types[k]);
+				expect_peek(&t, -EPROTO, "len > max_payload");
+			}
 		}
 	}
-	/* The largest legal length is accepted where it fits. */
-	tring_reset(&t, z);
-	put_hdr(&t, z, max | REC_REQUEST);
-	CHECK_EQ(ring_peek(&t.c, &v), 0);
-	CHECK(v.len == max && v.flags == SHMQ_MSG_REQUEST && v.data == t.data + 8);
+	/* The largest legal length is accepted where it fits, with its id. */
+	for (size_t k = 0; k < 3; k++) {
+		tring_reset(&t, z);
+		put_hdr(&t, z, max | types[k]);
+		put_id(&t, z, 0xfedcba9876543210ull);
+		CHECK_EQ(ring_peek(&t.c, &v), 0);
+		CHECK(v.len == max && v.type == types[k] &&
+		      v.data == t.data + hdr_bytes(types[k]));
+		CHECK(v.id == (k ? 0xfedcba9876543210ull : 0));
+	}
 
-	/* A record that would run past the end of the data area. */
+	/* A record that would run past the end of the data area: for a
+	 * request or a reply, its id counts (with 8 bytes left, even an empty
+	 * one does not fit). */
 	for (uint32_t tail = 8; tail <= 64; tail += 8) {
 		uint64_t at = z + size - tail;
-		for (uint32_t len = tail - 7; len <= tail + 8; len++) {
-			tring_reset(&t, at);
-			put_hdr(&t, at, len);
-			if (rec_bytes(len) <= tail) {
-				/* It fits exactly: legal, and its view ends at the end. */
-				CHECK_EQ(ring_peek(&t.c, &v), 0);
-				CHECK((const unsigned char *)v.data + v.len <= t.data + size);
-			} else {
-				expect_peek(&t, -EPROTO, "record runs past the end");
+		for (uint32_t len = tail < 16 ? 0 : tail - 16; len <= tail + 8; len++) {
+			for (size_t k = 0; k < 3; k++) {
+				tring_reset(&t, at);
+				put_hdr(&t, at, len | types[k]);
+				if (rec_bytes(len, types[k]) <= tail) {
+					/* It fits exactly: legal, and its view ends at
+					 * the end. */
+					if (k)
+						put_id(&t, at, id_for(len));
+					CHECK_EQ(ring_peek(&t.c, &v), 0);
+					CHECK_EQ(v.type, types[k]);
+					CHECK(v.id == id_seen(types[k], len));
+					check_payload_ptr(&t, v.data, v.len, v.type);
+					CHECK((const unsigned char *)v.data + v.len <= t.data + size);
+				} else {
+					expect_peek(&t, -EPROTO, "record runs past the end");
+				}
 			}
+		}
+	}
+
+	/* Type bits other than none, REC_REQUEST, REC_REPLY and REC_PAD
+	 * alone: with lengths that would be legal for a record, and with the
+	 * length a PAD at the end would need. */
+	const uint32_t badtype[] = {REC_REQUEST | REC_REPLY, REC_PAD | REC_REQUEST,
+				    REC_PAD | REC_REPLY, REC_PAD | REC_REQUEST | REC_REPLY};
+	CHECK_EQ(badtype[3], 0xe0000000u);
+	for (size_t i = 0; i < sizeof(badtype) / sizeof(badtype[0]); i++) {
+		const uint32_t lens[] = {0, 5, 8, 24, max};
+		for (uint32_t off = 0; off < size; off += size / 4) {
+			for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
+				tring_reset(&t, z + off);
+				put_hdr(&t, z + off, lens[l] | badtype[i]);
+				put_hdr(&t, z + off + 32, 0);
+				expect_peek(&t, -EPROTO, "bad type bits");
+			}
+		}
+		for (uint32_t tail = 8; tail <= 64; tail += 8) {
+			tring_reset(&t, z + size - tail);
+			put_hdr(&t, z + size - tail, (tail - 8) | badtype[i]);
+			put_hdr(&t, z + size, 0); /* a good record at 0 */
+			expect_peek(&t, -EPROTO, "bad type bits, PAD length");
 		}
 	}
 
 	/* PADs. At size - 32 the right PAD has len 24; a good record follows
 	 * at 0 so that the PAD is the only fault. */
 	uint64_t at = z + size - 32;
-	const uint32_t padlen[] = {0, 16, 32, 8, size - 8, REC_LEN_MASK, 24 | REC_REQUEST};
+	const uint32_t padlen[] = {0,
+				   16,
+				   32,
+				   8,
+				   size - 8,
+				   REC_LEN_MASK,
+				   24 | REC_REQUEST,
+				   24 | REC_REPLY,
+				   24 | REC_REQUEST | REC_REPLY};
 	for (size_t i = 0; i < sizeof(padlen) / sizeof(padlen[0]); i++) {
 		tring_reset(&t, at);
 		put_hdr(&t, at, padlen[i] | REC_PAD);
 		put_hdr(&t, at + 32, 0);
-		expect_peek(&t, -EPROTO, "PAD with wrong len or a flag");
+		expect_peek(&t, -EPROTO, "PAD with wrong len or another type bit");
 	}
 	/* A PAD not at the end, with the len it would need there or another. */
 	for (uint32_t off = 0; off < size - 32; off += size / 8) {
@@ -773,14 +991,18 @@ static void hostile_producer(uint32_t size, uint64_t s)
 	expect_peek(&t, -EPROTO, "PAD after a PAD");
 	/* A good PAD with nothing sealed behind it yet: nothing to read, and
 	 * the record, once there, is found. */
-	tring_reset(&t, at);
-	put_hdr(&t, at, 24 | REC_PAD);
-	expect_peek(&t, -EAGAIN, "PAD, then nothing");
-	put_hdr(&t, at + 32, 5 | REC_REQUEST);
-	CHECK_EQ(ring_peek(&t.c, &v), 0);
-	CHECK(v.data == t.data + 8 && v.len == 5 && v.flags == SHMQ_MSG_REQUEST);
-	ring_release(&t.c);
-	CHECK_EQ(t.c.pos, at + 48);
+	for (size_t k = 0; k < 3; k++) {
+		tring_reset(&t, at);
+		put_hdr(&t, at, 24 | REC_PAD);
+		expect_peek(&t, -EAGAIN, "PAD, then nothing");
+		put_hdr(&t, at + 32, 5 | types[k]);
+		put_id(&t, at + 32, id_for(k));
+		CHECK_EQ(ring_peek(&t.c, &v), 0);
+		CHECK(v.data == t.data + hdr_bytes(types[k]) && v.len == 5 && v.type == types[k]);
+		CHECK(v.id == id_seen(types[k], k));
+		ring_release(&t.c);
+		CHECK_EQ(t.c.pos, at + 32 + rec_bytes(5, types[k]));
+	}
 	tring_close(&t);
 }
 
@@ -794,9 +1016,10 @@ static void test_hostile_producer(void)
 
 /*
  * Random soup: plausible and implausible headers everywhere, most sealed for
- * the position the consumer would reach them at. Whatever the consumer hands
- * out must lie inside the data area, be aligned and within limits, and it
- * must stop within one lap.
+ * the position the consumer would reach them at, with any type bits. Whatever
+ * the consumer hands out must lie inside the data area (its id too), be
+ * aligned and within limits, of a legal type with the id that is there, and
+ * it must stop within one lap.
  */
 static void soup_header(struct tring *t, uint64_t pos, uint64_t r)
 {
@@ -815,8 +1038,11 @@ static void soup_header(struct tring *t, uint64_t pos, uint64_t r)
 	case 2:
 		word = x;
 		break;
+	case 3:
+		word = len | ((uint32_t)(r >> 8) & 7) << 29; /* any type bits */
+		break;
 	default:
-		word = len | ((r >> 8) & 1 ? REC_REQUEST : 0);
+		word = len | types[(r >> 8) % 3];
 		break;
 	}
 	switch ((r >> 16) % 8) {
@@ -848,9 +1074,15 @@ static void test_hostile_soup(void)
 			struct ring_view v;
 			int rc, n = 0;
 			while ((rc = ring_peek(&t.c, &v)) == 0) {
-				check_payload_ptr(&t, v.data, v.len);
+				check_payload_ptr(&t, v.data, v.len, v.type);
 				CHECK(v.len <= max);
-				CHECK(v.flags == 0 || v.flags == SHMQ_MSG_REQUEST);
+				CHECK(v.type == 0 || v.type == REC_REQUEST || v.type == REC_REPLY);
+				const unsigned char *h = (const unsigned char *)v.data - hdr_bytes(v.type);
+				CHECK_EQ(rd32(h) & ~REC_LEN_MASK, v.type);
+				if (v.type)
+					CHECK(v.id == ((uint64_t)rd32(h + 12) << 32 | rd32(h + 8)));
+				else
+					CHECK(v.id == 0);
 				ring_release(&t.c);
 				CHECK(++n <= (int)(size / 8));
 				CHECK(t.c.pos - start <= 2ull * size);
@@ -877,33 +1109,114 @@ static void test_hostile_consumer(void)
 		 * reservation now needs to look again. */
 		uint32_t nzero;
 		tring_reset(&t, s);
-		fill_full(&t, 20, 0, &nzero);
+		fill_full(&t, 20, 0, 0, &nzero);
 		uint64_t prod = prod_of(&t);
 		atomic_store(&t.idx->cons, s - 8);
-		CHECK_EQ(ring_reserve(&t.p, 0, &p), -EPROTO);
+		CHECK_EQ(ring_reserve(&t.p, 0, 0, &p), -EPROTO);
 		atomic_store(&t.idx->cons, s - (1ull << 63));
-		CHECK_EQ(ring_reserve(&t.p, 0, &p), -EPROTO);
+		CHECK_EQ(ring_reserve(&t.p, 0, REC_REQUEST, &p), -EPROTO);
 		atomic_store(&t.idx->cons, prod + 8);
-		CHECK_EQ(ring_reserve(&t.p, 0, &p), -EPROTO);
+		CHECK_EQ(ring_reserve(&t.p, 0, REC_REPLY, &p), -EPROTO);
 		atomic_store(&t.idx->cons, prod + 1024);
-		CHECK_EQ(ring_reserve(&t.p, 0, &p), -EPROTO);
+		CHECK_EQ(ring_reserve(&t.p, 0, 0, &p), -EPROTO);
 		CHECK_EQ(prod_of(&t), prod);
 		/* cons == prod is fine: everything consumed. */
 		atomic_store(&t.idx->cons, prod);
-		CHECK_EQ(ring_reserve(&t.p, ring_max_payload(256), &p), 0);
+		CHECK_EQ(ring_reserve(&t.p, ring_max_payload(256), REC_REQUEST, &p), 0);
 		ring_abort(&t.p);
 
 		/* Moving back from a value already seen, even if still ahead of
 		 * where the producer started. */
 		tring_reset(&t, s);
-		fill_full(&t, 20, 0, &nzero);
-		consume(&t, 20, 0, 0);
-		consume(&t, 20, 0, 1);
+		fill_full(&t, 20, REC_REPLY, 0, &nzero);
+		consume(&t, 20, REC_REPLY, 0);
+		consume(&t, 20, REC_REPLY, 1);
 		ring_flush(&t.c);
-		fill_full(&t, 20, 0, &nzero); /* the producer caches the new cons */
+		fill_full(&t, 20, REC_REPLY, 0, &nzero); /* the producer caches the new cons */
 		CHECK(cons_of(&t) - s >= 8 && cons_of(&t) - s <= 256);
 		atomic_store(&t.idx->cons, cons_of(&t) - 8);
-		CHECK_EQ(ring_reserve(&t.p, 20, &p), -EPROTO);
+		CHECK_EQ(ring_reserve(&t.p, 20, REC_REPLY, &p), -EPROTO);
+	}
+	tring_close(&t);
+}
+
+/* ring_drained (the producer's "has everything been taken?"): 1 once the
+ * consumer has handed back all that was committed, 0 before (also while
+ * records are consumed but not yet handed back), -EPROTO when cons moved
+ * backwards or past prod; then the producer keeps its view of cons. */
+static void check_drained_bad(struct tring *t, uint64_t bad, const char *what)
+{
+	uint64_t peer = t->p.peer, used = ring_used(&t->p), good = cons_of(t);
+	snprintf(where, sizeof(where), "ring_drained, start %#llx: %s", (unsigned long long)t->start,
+		 what);
+	atomic_store(&t->idx->cons, bad);
+	CHECK_EQ(ring_drained(&t->p), -EPROTO);
+	CHECK_EQ(ring_drained(&t->p), -EPROTO);
+	CHECK_EQ(t->p.peer, peer);
+	CHECK_EQ(ring_used(&t->p), used);
+	atomic_store(&t->idx->cons, good);
+}
+
+static void test_drained(void)
+{
+	struct tring t;
+	tring_open(&t, 256);
+	for (int b = 0; b < 4; b++) {
+		uint64_t s = base_near(b, 256) + 200;
+		snprintf(where, sizeof(where), "ring_drained, start %#llx", (unsigned long long)s);
+		tring_reset(&t, s);
+		/* Nothing committed: nothing to wait for. */
+		CHECK_EQ(ring_drained(&t.p), 1);
+		CHECK_EQ(ring_drained(&t.p), 1);
+		/* An open reservation is not committed. */
+		void *p;
+		CHECK_EQ(ring_reserve(&t.p, 10, REC_REQUEST, &p), 0);
+		CHECK_EQ(ring_drained(&t.p), 1);
+		ring_abort(&t.p);
+
+		/* 40 bytes at offset 200; a PAD of 16, then 40 at 0; 16. */
+		CHECK_EQ(produce(&t, 20, REC_REQUEST, 1), 0);
+		CHECK_EQ(produce(&t, 30, 0, 2), 0);
+		CHECK_EQ(produce(&t, 0, REC_REPLY, 3), 0);
+		uint64_t prod = prod_of(&t);
+		CHECK_EQ(prod, s + 112);
+		CHECK_EQ(ring_drained(&t.p), 0);
+		/* Consumed but not handed back yet (less than a quarter ring,
+		 * more records behind): still 0. */
+		consume(&t, 20, REC_REQUEST, 1);
+		CHECK_EQ(cons_of(&t), s);
+		CHECK_EQ(ring_drained(&t.p), 0);
+		/* Handed back in part: 0, and the producer now knows the new
+		 * cons (what ring_used reports). */
+		CHECK_EQ(ring_flush(&t.c), 1);
+		CHECK_EQ(ring_drained(&t.p), 0);
+		CHECK_EQ(t.p.peer, s + 40);
+		CHECK_EQ(ring_used(&t.p), prod - (s + 40));
+		/* cons moved back from the value just seen, though still ahead
+		 * of where the stream started; past prod; far off. */
+		check_drained_bad(&t, s + 32, "cons moved backwards");
+		check_drained_bad(&t, s, "cons back at the start");
+		check_drained_bad(&t, prod + 8, "cons past prod");
+		check_drained_bad(&t, prod + 256, "cons a lap past prod");
+		check_drained_bad(&t, s + 40 - (1ull << 63), "cons half the counter away");
+		CHECK_EQ(ring_drained(&t.p), 0); /* the good value back: fine again */
+		consume(&t, 30, 0, 2);
+		consume(&t, 0, REC_REPLY, 3); /* runs empty: hands everything back */
+		CHECK_EQ(cons_of(&t), prod);
+		CHECK_EQ(ring_drained(&t.p), 1);
+		CHECK_EQ(ring_drained(&t.p), 1);
+		CHECK_EQ(ring_used(&t.p), 0);
+		/* All taken; now any move of cons is a lie. */
+		check_drained_bad(&t, prod - 8, "cons moved backwards from prod");
+		check_drained_bad(&t, prod + 8, "cons past prod, ring drained");
+		check_drained_bad(&t, ~prod, "cons garbage");
+		CHECK_EQ(ring_drained(&t.p), 1);
+		/* More records: 0 again until they are taken. */
+		CHECK_EQ(produce(&t, 7, REC_REPLY, 4), 0);
+		CHECK_EQ(ring_drained(&t.p), 0);
+		consume(&t, 7, REC_REPLY, 4);
+		CHECK_EQ(ring_drained(&t.p), 1);
+		check_empty(&t);
 	}
 	tring_close(&t);
 }
@@ -912,7 +1225,7 @@ static void test_hostile_consumer(void)
 
 struct mrec {
 	uint64_t seed;
-	uint32_t len, flags;
+	uint32_t len, type;
 	uint32_t skip; /* PAD before it: decided by the reserved, not the committed, length */
 };
 
@@ -934,8 +1247,9 @@ static uint32_t pick_len(uint64_t r, uint32_t size, uint64_t prod)
 		return max;
 	case 7:
 	case 8: {
-		/* Around the length whose record exactly fills the tail. */
-		int64_t l = (int64_t)tail - 16 + x % 17;
+		/* Around the length whose record exactly fills the tail (tail
+		 * - 8 for a one-way record, tail - 16 with an id). */
+		int64_t l = (int64_t)tail - 24 + x % 25;
 		return l < 0 ? 0 : l > max ? max : (uint32_t)l;
 	}
 	default:
@@ -960,52 +1274,59 @@ static void model_run(uint32_t size, uint64_t start, unsigned ops, uint64_t rng)
 			 (unsigned long long)start, i);
 		if (r % 100 < 52) {
 			uint32_t len = pick_len(xorshift64(&rng), size, mprod);
-			uint32_t flags = (r >> 8) & 1 ? SHMQ_MSG_REQUEST : 0;
-			uint32_t skip = skip_for(size, mprod, len);
+			uint32_t type = types[(r >> 8) % 3];
+			uint32_t skip = skip_for(size, mprod, len, type);
 			/* The producer sees only the space handed back. */
-			int fits = size - (mprod - cons_of(&t)) >= room_for(size, mprod, len);
+			int fits = size - (mprod - cons_of(&t)) >= room_for(size, mprod, len, type);
 			int want = len > max ? -EMSGSIZE : fits ? 0 : -EAGAIN;
 			if ((r >> 16) % 10 == 0) {
 				/* Reserve and abort. */
 				void *p;
-				CHECK_EQ(ring_reserve(&t.p, len, &p), want);
+				CHECK_EQ(ring_reserve(&t.p, len, type, &p), want);
 				if (want == 0) {
-					check_payload_ptr(&t, p, len);
+					check_payload_ptr(&t, p, len, type);
 					ring_abort(&t.p);
 				}
 				CHECK_EQ(prod_of(&t), mprod);
 				continue;
 			}
 			uint32_t clen = (r >> 16) % 10 == 1 ? (uint32_t)(r >> 24) % (len + 1) : len;
-			CHECK_EQ(produce2(&t, len, clen, flags, seq), want);
+			CHECK_EQ(produce2(&t, len, clen, type, seq), want);
 			if (want)
 				continue;
 			CHECK(count < cap);
-			q[(head + count++) % cap] = (struct mrec){seq++, clen, flags, skip};
-			mprod += skip + rec_bytes(clen);
+			q[(head + count++) % cap] = (struct mrec){seq++, clen, type, skip};
+			mprod += skip + rec_bytes(clen, type);
 			moved += clen;
 			CHECK_EQ(prod_of(&t), mprod);
 		} else if (count == 0) {
 			check_empty(&t);
+			CHECK_EQ(ring_drained(&t.p), 1);
 		} else if ((r >> 8) % 16 == 0) {
 			/* A consumer may hand space back early. */
 			int will = cons_of(&t) != mcons;
 			CHECK_EQ(ring_flush(&t.c), will);
 			CHECK_EQ(cons_of(&t), mcons);
+			CHECK_EQ(ring_drained(&t.p), 0); /* records still queued */
 		} else {
 			struct mrec m = q[head];
 			head = (head + 1) % cap;
 			count--;
-			consume(&t, m.len, m.flags, m.seed);
-			mcons += m.skip + rec_bytes(m.len);
+			consume(&t, m.len, m.type, m.seed);
+			mcons += m.skip + rec_bytes(m.len, m.type);
 			CHECK_EQ(t.c.pos, mcons);
+			if ((r >> 12) % 4 == 0) {
+				/* Drained once the last record is handed back. */
+				CHECK_EQ(ring_drained(&t.p), cons_of(&t) == mprod);
+				CHECK_EQ(ring_used(&t.p), mprod - cons_of(&t));
+			}
 		}
 	}
 	while (count) {
 		struct mrec m = q[head];
 		head = (head + 1) % cap;
 		count--;
-		consume(&t, m.len, m.flags, m.seed);
+		consume(&t, m.len, m.type, m.seed);
 	}
 	check_empty(&t);
 	/* The counters really went round the boundary they started below. */
@@ -1044,11 +1365,12 @@ int main(void)
 	test_max();
 	test_short_commit();
 	test_abort();
-	test_flags();
+	test_types();
 	test_batched_release();
 	test_hostile_producer();
 	test_hostile_soup();
 	test_hostile_consumer();
+	test_drained();
 	test_model();
 	finished = 1;
 	printf("test_ring: ok\n");

@@ -4,19 +4,21 @@
  * process so that ThreadSanitizer sees both sides (it cannot see across
  * processes, nor through two mappings of one segment):
  *  1. ring only: a producer and a consumer thread on ordinary memory, spinning
- *     on -EAGAIN; millions of messages of random length, each carrying its
- *     sequence number and a checksum, checked in order, exactly once, byte
- *     for byte.
+ *     on -EAGAIN; millions of messages of random length and type (one-way,
+ *     request, reply), each carrying its sequence number and a checksum,
+ *     checked in order, exactly once, byte for byte, with the id it was
+ *     committed with.
  *  2. ring + event (wait.h): the same, but both sides sleep on futexes with
  *     no spinning at all, so every wake-up goes through the waiters-flag
  *     (Dekker) protocol. A lost wake-up shows as a 100 ms sleep slice that
  *     ends without a wake: those are counted and must (almost) never happen.
  *  3. the public API: a server thread and a client thread exchange requests
- *     and replies (two clients in turn, sleeping and spinning), then a
- *     one-way stream through a minimal ring so that the client keeps
- *     blocking for room.
+ *     and replies (two clients in turn, sleeping and spinning; the server
+ *     answers with shmq_server_reply), then a one-way stream through a
+ *     minimal ring so that the client keeps blocking for room.
  *  4. space the server has consumed reaches a client blocked in send while
- *     the server is itself blocked sending a reply.
+ *     the server is itself blocked sending (messages of its own, to a client
+ *     that sends one-way messages).
  * Sanitizer builds run fewer ring messages (200k instead of 1M per ring).
  */
 #include "harness.h"
@@ -85,9 +87,23 @@ static uint32_t len_for(uint64_t seq, uint32_t max)
 	}
 }
 
-static uint32_t flags_for(uint64_t seq)
+/* Type of message seq: one-way, request or reply. */
+static uint32_t type_for(uint64_t seq)
 {
-	return mix(seq) & 0x100 ? SHMQ_MSG_REQUEST : 0;
+	static const uint32_t types[] = {0, REC_REQUEST, REC_REPLY};
+	return types[(mix(seq) >> 8) % 3];
+}
+
+/* The id committed with message seq, whatever its type (a one-way record
+ * must not store it: the consumer must see 0). Both halves vary. */
+static uint64_t id_for(uint64_t seq)
+{
+	return mix(seq ^ 0x1d1d1d1d1d1d1d1dull);
+}
+
+static uint64_t id_seen(uint64_t seq)
+{
+	return type_for(seq) ? id_for(seq) : 0;
 }
 
 /* From 16 bytes on: sequence number, FNV-1a of the rest, then bytes from
@@ -178,7 +194,7 @@ static void tring_close(struct tring *t)
 static void put_message(struct tring *t, void *p, uint64_t seq, uint32_t len)
 {
 	make_payload(p, len, seq);
-	ring_commit(&t->p, len, flags_for(seq));
+	ring_commit(&t->p, len, id_for(seq));
 }
 
 static uint32_t reserve_len(const struct tring *t, uint64_t seq, uint32_t len)
@@ -191,9 +207,11 @@ static void take_message(struct tring *t, const struct ring_view *v, uint64_t se
 			 unsigned char *scratch)
 {
 	uint32_t len = len_for(seq, t->c.max_payload);
-	if (v->len != len || v->flags != flags_for(seq)) {
-		fprintf(stderr, "message %llu: len %u flags %u, expected %u %u\n",
-			(unsigned long long)seq, v->len, v->flags, len, flags_for(seq));
+	if (v->len != len || v->type != type_for(seq) || v->id != id_seen(seq)) {
+		fprintf(stderr,
+			"message %llu: len %u type %#x id %#llx, expected %u %#x %#llx\n",
+			(unsigned long long)seq, v->len, v->type, (unsigned long long)v->id, len,
+			type_for(seq), (unsigned long long)id_seen(seq));
 		exit(1);
 	}
 	check_payload(v->data, v->len, seq, scratch);
@@ -217,7 +235,8 @@ static void *spin_producer(void *arg)
 		void *p;
 		int rc;
 		unsigned spins = 0;
-		while ((rc = ring_reserve(&t->p, reserve_len(t, seq, len), &p)) == -EAGAIN) {
+		while ((rc = ring_reserve(&t->p, reserve_len(t, seq, len), type_for(seq), &p)) ==
+		       -EAGAIN) {
 			t->full++;
 			backoff(&spins);
 		}
@@ -288,7 +307,7 @@ static void phase_ring(uint32_t size, uint64_t n, uint64_t start)
 struct wctx {
 	struct tring *t;
 	uint64_t seq; /* consumer: the message it waits for */
-	uint32_t len;
+	uint32_t len, type;
 	void *p;
 	struct ring_view v;
 };
@@ -296,7 +315,7 @@ struct wctx {
 static int poll_room(void *arg)
 {
 	struct wctx *w = arg;
-	return ring_reserve(&w->t->p, w->len, &w->p);
+	return ring_reserve(&w->t->p, w->len, w->type, &w->p);
 }
 
 static int poll_data(void *arg)
@@ -326,6 +345,7 @@ static void *sleep_producer(void *arg)
 {
 	struct tring *t = arg;
 	struct wctx w = {.t = t};
+	const struct sleeper room = event_sleeper(&t->ev_room);
 	for (uint64_t seq = 0; seq < atomic_load(&t->n); seq++) {
 		if (producer_stops(t, seq)) {
 			event_signal(&t->ev_data); /* the consumer may sleep for seq */
@@ -333,8 +353,8 @@ static void *sleep_producer(void *arg)
 		}
 		uint32_t len = len_for(seq, t->p.max_payload);
 		w.len = reserve_len(t, seq, len);
-		int rc =
-		    shmq__wait(&t->ev_room, poll_room, count_slice, &w, 0, shmq__deadline(WAIT_MS));
+		w.type = type_for(seq);
+		int rc = shmq__wait(&room, poll_room, count_slice, &w, 0, shmq__deadline(WAIT_MS));
 		CHECK_EQ(rc, 0);
 		put_message(t, w.p, seq, len);
 		event_signal(&t->ev_data);
@@ -346,12 +366,12 @@ static void *sleep_consumer(void *arg)
 {
 	struct tring *t = arg;
 	struct wctx w = {.t = t};
+	const struct sleeper data = event_sleeper(&t->ev_data);
 	unsigned char *scratch = malloc(t->size);
 	CHECK(scratch);
 	for (uint64_t seq = 0; seq < atomic_load(&t->n); seq++) {
 		w.seq = seq;
-		int rc =
-		    shmq__wait(&t->ev_data, poll_data, count_slice, &w, 0, shmq__deadline(WAIT_MS));
+		int rc = shmq__wait(&data, poll_data, count_slice, &w, 0, shmq__deadline(WAIT_MS));
 		if (rc == -ECANCELED)
 			break;
 		CHECK_EQ(rc, 0);
@@ -424,6 +444,7 @@ static int serve_one(struct api *a, uint64_t i, unsigned char *buf, unsigned cha
 		CHECK_EQ(rc, 0);
 		CHECK_EQ(m.len, len_for(i, a->max));
 		CHECK_EQ(m.flags, 0);
+		CHECK(m.id == 0);
 		check_payload(m.data, (uint32_t)m.len, i, scratch);
 		CHECK_EQ(shmq_server_release(a->s, &m), 0);
 		return 1;
@@ -435,12 +456,15 @@ static int serve_one(struct api *a, uint64_t i, unsigned char *buf, unsigned cha
 	if (a->stream) {
 		CHECK_EQ(len, len_for(i, a->max));
 		CHECK_EQ(m.flags, 0);
+		CHECK(m.id == 0);
 		check_payload(buf, (uint32_t)len, i, scratch);
 		return 1;
 	}
 	CHECK(m.flags & SHMQ_MSG_REQUEST);
 	make_reply(rep, buf, (size_t)len);
-	CHECK_EQ(shmq_server_send(a->s, m.from, rep, (size_t)len + 8, WAIT_MS), 0);
+	/* An answer, not a message of the server's own: the client's
+	 * shmq_client_request takes only the reply carrying its request's id. */
+	CHECK_EQ(shmq_server_reply(a->s, &m, rep, (size_t)len + 8, WAIT_MS), 0);
 	return 1;
 }
 
@@ -544,9 +568,12 @@ static void phase_api(int posix, size_t ring_size, uint64_t n, int stream)
 
 /* ---- phase 4: consumed space reaches a blocked producer ------------------ */
 
+/* The client sends one-way messages and the server answers each with a
+ * message of its own (shmq_server_send, taken by shmq_client_recv): no
+ * request ids are involved, only ring space. */
 struct stuck {
 	shmq_server *s;
-	int fd; /* written to once the server has sent two replies */
+	int fd; /* written to once the server has sent two messages */
 };
 
 static void *stuck_server(void *arg)
@@ -558,7 +585,8 @@ static void *stuck_server(void *arg)
 	for (int i = 0; i < 3; i++) {
 		shmq_msg m;
 		CHECK_EQ(shmq_server_recv(st->s, buf, max, &m, WAIT_MS), 0);
-		/* Replies of the largest size: the third finds the reply ring
+		CHECK_EQ(m.flags, 0); /* one-way: nothing to reply to */
+		/* Messages of the largest size: the third finds the reply ring
 		 * full and waits until the client reads. */
 		CHECK_EQ(shmq_server_send(st->s, m.from, buf, max, WAIT_MS), 0);
 		if (i == 1)
@@ -569,11 +597,11 @@ static void *stuck_server(void *arg)
 }
 
 /*
- * The client fills its request ring, the server takes three requests and
- * answers each with a maximal reply, so it blocks on the third: the client
- * does not read yet, it wants to send one more request. The server has
- * consumed three requests, so there is room; the client must get it even
- * though the server is not in recv (nor finds its ring empty).
+ * The client fills its request ring with one-way messages, the server takes
+ * three and answers each with a maximal message of its own, so it blocks on
+ * the third: the client does not read yet, it wants to send one more. The
+ * server has consumed three messages, so there is room; the client must get
+ * it even though the server is not in recv (nor finds its ring empty).
  */
 static int phase_blocked_producer(void)
 {
@@ -613,7 +641,7 @@ static int phase_blocked_producer(void)
 	CHECK_EQ(shmq_server_close(st.s), 0);
 	close(pfd[0]);
 	close(pfd[1]);
-	printf("blocked producer: %d requests queued; one more after the server consumed 3: "
+	printf("blocked producer: %d messages queued; one more after the server consumed 3: "
 	       "%s after %llu ms\n",
 	       queued, rc ? shmq_strerror(rc) : "sent", (unsigned long long)waited);
 	if (rc != 0)

@@ -80,7 +80,7 @@ static void srv_pingpong(shmq_server *s)
 		memcpy(&v, m.data, sizeof(v));
 		CHECK_EQ(shmq_server_release(s, &m), 0);
 		v = v * 3 + 1;
-		CHECK_EQ(shmq_server_send(s, m.from, &v, sizeof(v), IO_MS), 0);
+		CHECK_EQ(shmq_server_reply(s, &m, &v, sizeof(v), IO_MS), 0);
 	}
 }
 

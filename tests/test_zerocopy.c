@@ -67,19 +67,29 @@ static void cli_short_commit(shmq_client *c)
 	fill_random(p, 100, 1);
 	shmq_client_id self = shmq_client_self(c);
 	memcpy(p, &self, sizeof(self)); /* the server compares it with msg.from */
-	CHECK_EQ(shmq_client_commit(c, 101, 0), -EMSGSIZE);
-	CHECK_EQ(shmq_client_commit(c, 60, 0x80), -EINVAL); /* unknown flag */
-	CHECK_EQ(shmq_client_commit(c, 60, 0), 0);
-	CHECK_EQ(shmq_client_commit(c, 60, 0), -EINVAL); /* nothing reserved */
+	uint64_t id = 77;
+	CHECK_EQ(shmq_client_commit(c, 101, &id), -EMSGSIZE);
+	CHECK_EQ(id, 77); /* a failed commit sets nothing */
+	CHECK_EQ(shmq_client_commit(c, 60, &id), 0);
+	CHECK_EQ(id, 0); /* a one-way message has no id */
+	CHECK_EQ(shmq_client_commit(c, 60, NULL), -EINVAL); /* nothing reserved */
 	/* An aborted reservation sends nothing: the server's next message
 	 * must be the empty request below. */
 	CHECK_EQ(shmq_client_reserve(c, 200, &p, IO_MS), 0);
 	memset(p, 0xab, 200);
 	CHECK_EQ(shmq_client_abort(c), 0);
 	CHECK_EQ(shmq_client_abort(c), -EINVAL);
-	/* An empty request, zero-copy. */
-	CHECK_EQ(shmq_client_reserve(c, 0, &p, IO_MS), 0);
-	CHECK_EQ(shmq_client_commit(c, 0, SHMQ_MSG_REQUEST), 0);
+	/* An empty request, zero-copy: it gets an id, and one request is
+	 * now outstanding. */
+	shmq_client_stats st;
+	CHECK_EQ(shmq_client_reserve_request(c, 0, &p, IO_MS), 0);
+	CHECK_ALIGNED(p);
+	CHECK_EQ(shmq_client_commit(c, 0, &id), 0);
+	CHECK(id != 0);
+	CHECK_EQ(shmq_client_stat(c, &st), 0);
+	CHECK_EQ(st.inflight, 1);
+	CHECK_EQ(shmq_client_cancel(c, id), 0);
+	CHECK_EQ(shmq_client_cancel(c, id), -ENOENT);
 }
 
 static void cli_alignment(shmq_client *c)
@@ -89,7 +99,7 @@ static void cli_alignment(shmq_client *c)
 		CHECK_EQ(shmq_client_reserve(c, len, &p, IO_MS), 0);
 		CHECK_ALIGNED(p);
 		fill_random(p, len, 100 + len);
-		CHECK_EQ(shmq_client_commit(c, len, 0), 0);
+		CHECK_EQ(shmq_client_commit(c, len, NULL), 0);
 	}
 }
 
@@ -333,7 +343,7 @@ static int wrap_client(void *arg)
 		CHECK_EQ(shmq_client_reserve(c, wrap_resv(i, len, max), &p, IO_MS), 0);
 		CHECK_ALIGNED(p);
 		fill_random(p, len, i);
-		CHECK_EQ(shmq_client_commit(c, len, 0), 0);
+		CHECK_EQ(shmq_client_commit(c, len, NULL), 0);
 	}
 	for (uint32_t i = 0; i < N_WRAP; i++) {
 		shmq_msg m;

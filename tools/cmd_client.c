@@ -65,7 +65,7 @@ int cmd_client(int argc, char **argv)
 	shmq_client *cl;
 	int rc = shmq_client_connect(&cl, &cfg);
 	if (rc < 0) {
-		errorf("cannot connect to %s: %s", endpoint_str(&cfg), shmq_strerror(rc));
+		connect_error(&cfg, rc);
 		return 1;
 	}
 	int tty = isatty(STDIN_FILENO);
@@ -108,9 +108,22 @@ int cmd_client(int argc, char **argv)
 		} else if ((rc = shmq_client_send(cl, line, (size_t)n, timeout)) < 0) {
 			break;
 		}
-		if (!strcmp(line, "exit")) {
-			printf("Client exiting...\n");
+		if (!strcmp(line, "exit"))
 			break;
+	}
+	/* Linger: exit 0 only once the server has taken every line. */
+	if (rc >= 0) {
+		rc = shmq_client_flush(cl, timeout);
+		if (rc == 0) {
+			printf("Client exiting...\n");
+		} else {
+			if (rc == -ETIMEDOUT)
+				errorf("the server has not taken every line yet (--timeout %d ms)",
+				       timeout);
+			else
+				errorf("not every line reached the server: %s", shmq_strerror(rc));
+			status = 1;
+			rc = 0;
 		}
 	}
 	if (rc < 0) {

@@ -21,7 +21,8 @@ static void usage(FILE *f)
 		"usage: shmq server [options]\n"
 		"Create an endpoint, print 'Server received: <msg>' for each message, reply\n"
 		"to requests by echoing them, stop on the message 'exit' or SIGINT/SIGTERM,\n"
-		"and remove the endpoint.\n\n"
+		"and remove the endpoint. Stopping, it first prints every message that was\n"
+		"already sent to it.\n\n"
 		"  -k, --key K        System V key (default 1234)\n"
 		"  -n, --name N       POSIX shared-memory name instead of a key\n"
 		"  -m, --mode M       permissions, octal (default 0600)\n"
@@ -99,13 +100,21 @@ int cmd_server(int argc, char **argv)
 	       endpoint_str(&cfg), cfg.slots, shmq_server_max_msg(s));
 	printf("Server: Waiting for client...\n");
 
-	int status = 0;
-	while (!stop_signal) {
+	int status = 0, stopping = 0;
+	for (;;) {
+		if (stop_signal && !stopping) {
+			printf("Server: %s, taking what was sent, then removing the endpoint.\n",
+			       strsignal(stop_signal));
+			shmq_server_shutdown(s);
+			stopping = 1;
+		}
 		shmq_msg m;
 		/* A bounded wait, so a signal that lands while we spin is seen. */
 		rc = shmq_server_recv_view(s, &m, 200);
 		if (rc == -ETIMEDOUT || rc == -EINTR)
 			continue;
+		if (rc == -ESHUTDOWN)
+			break; /* everything sent before the stop has been printed */
 		if (rc < 0) {
 			errorf("receive failed: %s", shmq_strerror(rc));
 			status = 1;
@@ -121,22 +130,23 @@ int cmd_server(int argc, char **argv)
 			/* Echo the request back as the reply: copy it out of the
 			 * view first, the reply ring is another ring. */
 			void *out;
-			rc = shmq_server_reserve(s, m.from, m.len, &out, 1000);
+			rc = shmq_server_reserve_reply(s, &m, m.len, &out, 1000);
 			if (rc == 0) {
 				memcpy(out, m.data, m.len);
-				shmq_server_commit(s, m.len);
-			} else if (rc != -ENOTCONN) {
-				errorf("cannot reply to client %u: %s", m.from.slot, shmq_strerror(rc));
+				rc = shmq_server_commit(s, m.len);
 			}
+			if (rc < 0 && rc != -ENOTCONN)
+				errorf("cannot reply to client %u: %s", m.from.slot, shmq_strerror(rc));
 		}
 		shmq_server_release(s, &m);
-		if (is_exit) {
+		if (is_exit && !stopping) {
+			/* Stop taking new messages, but print every one that was
+			 * sent before this 'exit' overtook it. */
 			printf("Server shutting down...\n");
-			break;
+			shmq_server_shutdown(s);
+			stopping = 1;
 		}
 	}
-	if (stop_signal)
-		printf("Server: %s, removing the endpoint.\n", strsignal(stop_signal));
 	shmq_server_close(s);
 	return status;
 }

@@ -165,3 +165,16 @@ void print_escaped(FILE *f, const void *data, size_t len)
 			fprintf(f, "\\x%02x", p[i]);
 	}
 }
+
+void connect_error(const shmq_config *cfg, int rc)
+{
+	shmq_endpoint_info info;
+	if (rc == -EPROTONOSUPPORT && shmq_inspect(cfg, &info, NULL, 0) == -EPROTONOSUPPORT) {
+		errorf("cannot connect to %s: its server is shmq with segment layout %u.%u%s; "
+		       "this shmq (%s) uses layout %d",
+		       endpoint_str(cfg), info.layout_major, info.layout_minor,
+		       info.layout_major == 1 ? " (shmq 0.1)" : "", shmq_version(), SHMQ_LAYOUT);
+		return;
+	}
+	errorf("cannot connect to %s: %s", endpoint_str(cfg), shmq_strerror(rc));
+}

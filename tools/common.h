@@ -30,6 +30,9 @@ int parse_spin(const char *s, uint32_t *out); /* microseconds or "forever" */
 	{ "mode", required_argument, 0, 'm' }, { "help", no_argument, 0, 'h' }
 int endpoint_opt(int c, const char *arg, shmq_config *cfg);
 const char *endpoint_str(const shmq_config *cfg); /* "key 1234" or "name /q" */
+/* One line on stderr for a failed connect, naming both layouts when the
+ * endpoint was made by another shmq version. */
+void connect_error(const shmq_config *cfg, int rc);
 
 /* Write bytes for a human: printable ASCII as is, others as \xNN. */
 void print_escaped(FILE *f, const void *data, size_t len);

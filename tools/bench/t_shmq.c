@@ -3,9 +3,12 @@
  * shmq itself, through the public API only: one endpoint per case under a
  * unique POSIX name, one slot per client, rings sized for the message
  * (next power of two >= 4 x size, at least 64 KiB; the largest message is
- * ring/2 - 8). Modes: blocking (spin 0: sleep on the futex at once),
+ * ring/2 - 24). Modes: blocking (spin 0: sleep on the futex at once),
  * adaptive (the default spin, then sleep), busy-poll (SHMQ_SPIN_FOREVER);
  * each copying (send/recv) and zero-copy (reserve/commit, recv_view/release).
+ * The round trips use one-way messages both ways; the "-req" modes use
+ * correlated requests (send_request / recv_reply, and shmq_server_reply),
+ * whose records carry an 8-byte id: what that costs, latency only.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,7 +20,7 @@
 #include "shmq.h"
 #include "transport.h"
 
-enum { M_BLOCK = 0, M_ADAPTIVE = 1, M_BUSY = 2, M_SPIN_MASK = 3, M_ZC = 0x10 };
+enum { M_BLOCK = 0, M_ADAPTIVE = 1, M_BUSY = 2, M_SPIN_MASK = 3, M_ZC = 0x10, M_REQ = 0x20 };
 
 struct shmq_case {
 	shmq_config cfg;
@@ -30,6 +33,8 @@ struct end {
 	unsigned n;
 	shmq_client_id *ids; /* server: client index -> id */
 	shmq_msg view;
+	int req;        /* requests and replies instead of one-way messages */
+	shmq_msg *last; /* server, req: the last request from each client */
 };
 
 static int sq_setup(struct tp_case *c, char *note, size_t n)
@@ -54,7 +59,7 @@ static int sq_setup(struct tp_case *c, char *note, size_t n)
 		q->cfg.spin_us = SHMQ_SPIN_FOREVER;
 		break;
 	}
-	if (c->size > q->cfg.ring_size / 2 - 8 || q->cfg.ring_size > SHMQ_MAX_RING_SIZE) {
+	if (c->size > q->cfg.ring_size / 2 - 24 || q->cfg.ring_size > SHMQ_MAX_RING_SIZE) {
 		snprintf(note, n, "message too large for a shmq ring");
 		free(q);
 		c->priv = NULL;
@@ -82,10 +87,12 @@ static int sq_open(struct tp_case *c, int role, void **ep)
 		return -ENOMEM;
 	*ep = e;
 	e->n = c->nclients;
+	e->req = (c->t->arg & M_REQ) != 0;
 	if (role != ROLE_SERVER)
 		return shmq_client_connect(&e->c, &q->cfg);
 	e->ids = calloc(e->n, sizeof(*e->ids));
-	if (!e->ids)
+	e->last = calloc(e->n, sizeof(*e->last));
+	if (!e->ids || !e->last)
 		return -ENOMEM;
 	return shmq_server_create(&e->s, &q->cfg);
 }
@@ -124,6 +131,7 @@ static void sq_close(void *ep)
 	if (e->c)
 		shmq_client_close(e->c);
 	free(e->ids);
+	free(e->last);
 	free(e);
 }
 
@@ -138,8 +146,14 @@ static unsigned index_of(const struct end *e, shmq_client_id id)
 static int sq_send(void *ep, unsigned to, const void *buf, size_t len)
 {
 	struct end *e = ep;
+	if (e->s && e->req)
+		return shmq_server_reply(e->s, &e->last[to], buf, len, SHMQ_FOREVER);
 	if (e->s)
 		return shmq_server_send(e->s, e->ids[to], buf, len, SHMQ_FOREVER);
+	if (e->req) {
+		uint64_t id;
+		return shmq_client_send_request(e->c, buf, len, &id, SHMQ_FOREVER);
+	}
 	return shmq_client_send(e->c, buf, len, SHMQ_FOREVER);
 }
 
@@ -147,12 +161,17 @@ static ssize_t sq_recv(void *ep, void *buf, size_t cap, unsigned *from)
 {
 	struct end *e = ep;
 	*from = 0;
+	if (!e->s && e->req)
+		return shmq_client_recv_reply(e->c, SHMQ_ANY_REQUEST, buf, cap, NULL, SHMQ_FOREVER);
 	if (!e->s)
 		return shmq_client_recv(e->c, buf, cap, SHMQ_FOREVER);
 	shmq_msg m;
 	ssize_t n = shmq_server_recv(e->s, buf, cap, &m, SHMQ_FOREVER);
-	if (n >= 0)
+	if (n >= 0) {
 		*from = index_of(e, m.from);
+		if (e->req && *from < e->n)
+			e->last[*from] = m;
+	}
 	return n;
 }
 
@@ -169,7 +188,7 @@ static int sq_commit(void *ep, size_t len)
 	struct end *e = ep;
 	if (e->s)
 		return shmq_server_commit(e->s, len);
-	return shmq_client_commit(e->c, len, 0);
+	return shmq_client_commit(e->c, len, NULL);
 }
 
 static ssize_t sq_recv_view(void *ep, const void **data, unsigned *from)
@@ -204,7 +223,8 @@ static int sq_release(void *ep)
 		.mode = mode_,                                                              \
 		.family = "shm",                                                            \
 		.what = what_,                                                              \
-		.caps = TP_LAT | TP_TPUT | TP_IDLE | TP_MULTI | (caps_),                    \
+		.caps = ((arg_) & M_REQ ? TP_LAT : TP_LAT | TP_TPUT | TP_IDLE | TP_MULTI) | \
+			(caps_),                                                            \
 		.arg = (arg_),                                                              \
 		.setup = sq_setup,                                                          \
 		.teardown = sq_teardown,                                                    \
@@ -218,6 +238,13 @@ static int sq_release(void *ep)
 		.recv_view = ((arg_) & M_ZC) ? sq_recv_view : NULL,                         \
 		.release = ((arg_) & M_ZC) ? sq_release : NULL,                             \
 	}
+
+/* Requests: latency only (a stream of requests nobody answers would fill
+ * the client's in-flight table). */
+SHMQ_TRANSPORT(tp_shmq_busy_req, "busy-req", M_BUSY | M_REQ, TP_BUSY,
+	       "shmq, busy-poll, correlated request/reply (8-byte id per record)");
+SHMQ_TRANSPORT(tp_shmq_adaptive_req, "adaptive-req", M_ADAPTIVE | M_REQ, 0,
+	       "shmq, adaptive, correlated request/reply (8-byte id per record)");
 
 SHMQ_TRANSPORT(tp_shmq_busy, "busy", M_BUSY, TP_BUSY,
 	       "shmq, busy-poll (SHMQ_SPIN_FOREVER), send/recv");

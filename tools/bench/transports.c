@@ -6,7 +6,7 @@
 extern const struct transport tp_pipe, tp_fifo, tp_sysv_msg, tp_posix_mq, tp_unix_stream,
 	tp_unix_dgram, tp_tcp, tp_eventfd, tp_shm_sysv_sem, tp_shm_posix_sem, tp_zmq, tp_nng,
 	tp_shmq_busy, tp_shmq_adaptive, tp_shmq_block, tp_shmq_busy_zc, tp_shmq_adaptive_zc,
-	tp_shmq_block_zc, tp_ref_cacheline, tp_ref_futex, tp_ref_memcpy, tp_ref_spsc;
+	tp_shmq_block_zc, tp_shmq_busy_req, tp_shmq_adaptive_req, tp_ref_cacheline, tp_ref_futex, tp_ref_memcpy, tp_ref_spsc;
 
 const struct transport *const bench_transports[] = {
 	&tp_ref_cacheline,
@@ -17,6 +17,8 @@ const struct transport *const bench_transports[] = {
 	&tp_shmq_busy_zc,
 	&tp_shmq_adaptive,
 	&tp_shmq_adaptive_zc,
+	&tp_shmq_busy_req,
+	&tp_shmq_adaptive_req,
 	&tp_shmq_block,
 	&tp_shmq_block_zc,
 	&tp_shm_posix_sem,
