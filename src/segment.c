@@ -48,6 +48,53 @@ int lock_held(int fd, off_t byte)
 	return fl.l_type != F_UNLCK;
 }
 
+/* ---- file descriptors --------------------------------------------------- */
+
+/* Move fd above standard input, output and error. A process started with one
+ * of them closed would otherwise get our lock file or segment there, and its
+ * next printf (or read of "standard input") would go to shared state. */
+static int fd_above_stdio(int fd)
+{
+	if (fd > STDERR_FILENO)
+		return fd;
+	int moved = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+	int err = errno;
+	close(fd);
+	return moved < 0 ? -err : moved;
+}
+
+/* Open a path someone else may have put there: never follow a symbolic link
+ * (-EACCES), never block (a FIFO planted at the path would make a plain open
+ * wait for a writer forever), never land on 0-2. The caller fstat-checks the
+ * result (fd_check) before it reads, locks or maps it. -errno on failure. */
+static int open_existing(const char *path, int flags)
+{
+	int fd = open(path, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ELOOP ? -EACCES : -errno;
+	return fd_above_stdio(fd);
+}
+
+DIR *seg_opendir(void)
+{
+	int fd = open(SHM_DIR, O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC);
+	if (fd >= 0)
+		fd = fd_above_stdio(fd);
+	else
+		fd = -errno;
+	if (fd < 0) {
+		errno = -fd;
+		return NULL;
+	}
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		int err = errno;
+		close(fd);
+		errno = err;
+	}
+	return d;
+}
+
 /* ---- addresses ---------------------------------------------------------- */
 
 static int name_ok(const char *n)
@@ -85,23 +132,35 @@ int seg_address(struct seg *sg, const shmq_config *cfg)
 
 /* ---- ownership and permissions ------------------------------------------ */
 
-/* Is an existing object with this owner and mode safe to use for `asked`?
- * Never looser than asked; owned by us unless sharing was asked for. */
-static int perm_ok(uid_t owner, unsigned perm, unsigned asked, int must_own)
+/* Whose objects may we use?
+ *  OWNER_SELF: ours only: a server taking over, shmq rm.
+ *  OWNER_TRUSTED: a client: ours, or anyone's when its mode shares with
+ *    group or others.
+ *  OWNER_ANY: an inspector, which only reads and reports. */
+enum owner_rule { OWNER_SELF, OWNER_TRUSTED, OWNER_ANY };
+
+static int owner_ok(uid_t owner, unsigned asked, enum owner_rule rule)
 {
-	if ((perm & 0777u & ~asked) != 0)
-		return 0;
-	if (owner == geteuid())
+	if (rule == OWNER_ANY || owner == geteuid())
 		return 1;
-	return !must_own && (asked & 077u);
+	return rule == OWNER_TRUSTED && (asked & 077u);
 }
 
-static int fd_perm_ok(int fd, unsigned asked, int must_own)
+/* Never looser than asked. */
+static int perm_ok(unsigned perm, unsigned asked)
 {
-	struct stat st;
-	if (fstat(fd, &st) < 0)
+	return (perm & 0777u & ~asked) == 0;
+}
+
+/* May we use the file behind fd? A regular file with one name (not a FIFO or
+ * device put at our path, not a hard link to someone's file), no looser than
+ * asked, with an owner the rule accepts. Fills *st. */
+static int fd_check(int fd, unsigned asked, enum owner_rule rule, struct stat *st)
+{
+	if (fstat(fd, st) < 0)
 		return -errno;
-	if (!S_ISREG(st.st_mode) || !perm_ok(st.st_uid, st.st_mode, asked, must_own))
+	if (!S_ISREG(st->st_mode) || st->st_nlink != 1 || !perm_ok(st->st_mode, asked) ||
+	    !owner_ok(st->st_uid, asked, rule))
 		return -EACCES;
 	return 0;
 }
@@ -122,24 +181,27 @@ struct lockinfo {
 	int shmid;
 };
 
-static void read_lockinfo(int fd, struct lockinfo *li)
+/* 1 for a record, 0 for an empty file, -1 for anything else. */
+static int read_lockinfo(int fd, struct lockinfo *li)
 {
 	char buf[48] = { 0 };
 	li->pid = -1;
 	li->shmid = -1;
-	if (pread(fd, buf, sizeof(buf) - 1, 0) <= 0)
-		return;
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return n == 0 ? 0 : -1;
 	char *end, *p = buf;
 	errno = 0;
 	long pid = strtol(p, &end, 10);
 	if (errno || end == p || *end != ' ' || pid <= 0)
-		return;
+		return -1;
 	p = end + 1;
 	long id = strtol(p, &end, 10);
 	if (errno || end == p || *end != '\n' || id < -1 || id > INT_MAX)
-		return;
+		return -1;
 	li->pid = pid;
 	li->shmid = (int)id;
+	return 1;
 }
 
 /* One fixed-width record, rewritten in place by a single pwrite: a reader
@@ -247,13 +309,11 @@ static int take_over(struct seg *sg, unsigned mode, struct lockinfo *li)
 	li->pid = -1;
 	li->shmid = -1;
 	for (int tries = 0; tries < 16; tries++) {
-		int fd = open(sg->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0) {
-			if (errno == ENOENT)
-				return 0;
-			return errno == ELOOP ? -EACCES : -errno;
-		}
-		int rc = fd_perm_ok(fd, mode, 1);
+		int fd = open_existing(sg->path, O_RDWR);
+		if (fd < 0)
+			return fd == -ENOENT ? 0 : fd;
+		struct stat st;
+		int rc = fd_check(fd, mode, OWNER_SELF, &st);
 		if (rc == 0) {
 			rc = lock_try(fd, 0);
 			if (rc == -EAGAIN)
@@ -290,6 +350,10 @@ static int create_locked(struct seg *sg, unsigned mode)
 	int fd = open(sg->path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 0777u);
 	if (fd < 0)
 		return errno == EEXIST ? -EADDRINUSE : errno == ELOOP ? -EACCES : -errno;
+	if ((fd = fd_above_stdio(fd)) < 0) {
+		unlink(sg->path); /* ours: we just created it, unlocked */
+		return fd;
+	}
 	/* The umask must not narrow what was asked (0660). */
 	if (fchmod(fd, mode & 0777u) < 0 || lock_try(fd, 0) < 0 || !same_file(fd, sg->path)) {
 		/* Another server opened our fresh file and won. */
@@ -340,6 +404,8 @@ static int posix_open_new(struct seg *sg, unsigned mode)
 			sg->published = 1;
 		return fd;
 	}
+	if ((fd = fd_above_stdio(fd)) < 0)
+		return fd;
 	if (fchmod(fd, mode & 0777u) < 0 || lock_try(fd, 0) < 0) {
 		int rc = -errno;
 		close(fd);
@@ -419,10 +485,10 @@ void seg_destroy(struct seg *sg)
 
 static int sysv_attach(struct seg *sg, unsigned mode, int readonly)
 {
-	int fd = open(sg->path, (readonly ? O_RDONLY : O_RDWR) | O_NOFOLLOW | O_CLOEXEC);
+	int fd = open_existing(sg->path, readonly ? O_RDONLY : O_RDWR);
 	if (fd < 0) {
-		if (errno != ENOENT)
-			return errno == ELOOP ? -EACCES : -errno;
+		if (fd != -ENOENT)
+			return fd;
 		/* A segment but no lock file: a shmq endpoint whose server is
 		 * gone (or being replaced), or something else on our key. */
 		int id = shmget(sg->key, 0, 0);
@@ -431,7 +497,8 @@ static int sysv_attach(struct seg *sg, unsigned mode, int readonly)
 		return sysv_header_is_shmq(id) ? -ECONNREFUSED : -EPROTO;
 	}
 	sg->lock_fd = fd;
-	int rc = fd_perm_ok(fd, mode, 0);
+	struct stat st;
+	int rc = fd_check(fd, mode, readonly ? OWNER_ANY : OWNER_TRUSTED, &st);
 	if (rc < 0)
 		return rc;
 	struct lockinfo li;
@@ -444,8 +511,9 @@ static int sysv_attach(struct seg *sg, unsigned mode, int readonly)
 	struct shmid_ds ds;
 	if (shmctl(id, IPC_STAT, &ds) < 0)
 		return -errno;
-	if (!perm_ok(ds.shm_perm.uid, ds.shm_perm.mode, mode, 0) ||
-	    ds.shm_perm.uid != ds.shm_perm.cuid)
+	/* One owner for the lock file and the segment, as a server makes them. */
+	if (!perm_ok(ds.shm_perm.mode, mode) || ds.shm_perm.uid != ds.shm_perm.cuid ||
+	    ds.shm_perm.uid != st.st_uid)
 		return -EACCES;
 	void *p = shmat(id, NULL, readonly ? SHM_RDONLY : 0);
 	if (p == (void *)-1)
@@ -458,16 +526,14 @@ static int sysv_attach(struct seg *sg, unsigned mode, int readonly)
 
 static int posix_attach(struct seg *sg, unsigned mode, int readonly)
 {
-	int fd = open(sg->path, (readonly ? O_RDONLY : O_RDWR) | O_NOFOLLOW | O_CLOEXEC);
+	int fd = open_existing(sg->path, readonly ? O_RDONLY : O_RDWR);
 	if (fd < 0)
-		return errno == ELOOP ? -EACCES : -errno;
+		return fd;
 	sg->lock_fd = fd;
-	int rc = fd_perm_ok(fd, mode, 0);
+	struct stat st;
+	int rc = fd_check(fd, mode, readonly ? OWNER_ANY : OWNER_TRUSTED, &st);
 	if (rc < 0)
 		return rc;
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return -errno;
 	if (st.st_size < (off_t)layout_slots_offset())
 		return -EPROTO;
 	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ | (readonly ? 0 : PROT_WRITE),
@@ -508,19 +574,36 @@ void seg_detach(struct seg *sg)
 int seg_remove(struct seg *sg, unsigned flags)
 {
 	int force = flags & SHMQ_REMOVE_FORCE;
-	int fd = open(sg->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno != ENOENT)
-		return errno == ELOOP ? -EACCES : -errno;
+	int fd = open_existing(sg->path, O_RDWR);
+	/* foreign: something we may not use is at the path (another user's
+	 * file, a FIFO, a symbolic link): left alone unless forced, and then
+	 * only unlinked, never opened for use. */
+	int foreign = 0;
+	if (fd < 0 && fd != -ENOENT) {
+		if (!force)
+			return fd;
+		foreign = 1;
+	}
 	int rc = 0;
 	struct lockinfo li = { .pid = -1, .shmid = -1 };
 	if (fd >= 0) {
-		rc = lock_try(fd, 0);
-		if (rc == -EAGAIN)
-			rc = force ? 0 : -EADDRINUSE;
-		if (rc == 0 && sg->backend == SEG_POSIX && !force && !posix_is_shmq(fd))
-			rc = -EEXIST;
-		if (rc == 0 && sg->backend == SEG_SYSV)
-			read_lockinfo(fd, &li);
+		struct stat st;
+		rc = fd_check(fd, 0777u, OWNER_SELF, &st);
+		if (rc < 0 && force) {
+			foreign = 1;
+			rc = 0;
+		} else if (rc == 0) {
+			rc = lock_try(fd, 0);
+			if (rc == -EAGAIN)
+				rc = force ? 0 : -EADDRINUSE;
+			if (rc == 0 && sg->backend == SEG_POSIX && !force && !posix_is_shmq(fd))
+				rc = -EEXIST;
+			/* An empty lock file is a server killed before its first
+			 * write; anything but a record is not ours. */
+			if (rc == 0 && sg->backend == SEG_SYSV && read_lockinfo(fd, &li) < 0 &&
+			    !force)
+				rc = -EEXIST;
+		}
 		if (rc < 0) {
 			close(fd);
 			return rc;
@@ -534,16 +617,19 @@ int seg_remove(struct seg *sg, unsigned flags)
 				rc = -EEXIST; /* not shmq's: leave it */
 			else if (shmctl(id, IPC_RMID, NULL) < 0)
 				rc = -errno;
-		} else if (fd < 0) {
+		} else if (fd < 0 && !foreign) {
 			rc = errno == ENOENT ? -ENOENT : -errno;
 		}
-	} else if (fd < 0) {
+	} else if (fd < 0 && !foreign) {
 		rc = -ENOENT;
 	}
-	if (fd >= 0) {
-		/* Ours, and stale (or forced): the lock file or POSIX file goes. */
-		unlink(sg->path);
-		close(fd);
+	if (fd >= 0 || foreign) {
+		/* Ours and stale, or forced: the lock file or POSIX file goes.
+		 * unlink never follows a symbolic link. */
+		if (unlink(sg->path) < 0 && errno != ENOENT && rc == 0)
+			rc = -errno;
+		if (fd >= 0)
+			close(fd);
 	}
 	return rc;
 }

@@ -16,6 +16,7 @@
 #ifndef SHMQ_SEGMENT_H
 #define SHMQ_SEGMENT_H
 
+#include <dirent.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,9 +51,15 @@ int seg_publish(struct seg *sg);
 void seg_destroy(struct seg *sg);
 
 /* Client or inspector: attach to an existing endpoint, refusing one whose
- * ownership or permissions are not safe for `mode`. */
+ * ownership or permissions are not safe for `mode`. An inspector (readonly)
+ * accepts any owner: it only reads and reports. Both refuse anything but a
+ * regular file with one link. */
 int seg_attach(struct seg *sg, unsigned mode, int readonly);
 void seg_detach(struct seg *sg);
+
+/* The SHM_DIR directory, for listing, opened as every fd of the library is:
+ * close-on-exec and above standard input, output and error. */
+DIR *seg_opendir(void);
 
 /* Remove by hand (shmq rm). */
 int seg_remove(struct seg *sg, unsigned flags);
