@@ -80,7 +80,13 @@ extern "C" {
 /* Message flags. */
 #define SHMQ_MSG_REQUEST 0x1u /* the sender waits for a reply */
 
-/* Where an endpoint lives and how to wait. Fill with shmq_config_init(). */
+/* trusted_uid: none (the default). */
+#define SHMQ_UID_NONE ((uid_t)-1)
+
+/* Where an endpoint lives and how to wait. Fill with shmq_config_init().
+ * A client accepts an endpoint owned by its own euid; by trusted_uid, if
+ * set; or by root, if mode grants group or other bits. Being able to open a
+ * segment is not trusting it (see SECURITY.md). */
 typedef struct shmq_config {
 	const char *name;  /* POSIX shared-memory name ("/q" or "q"); NULL = System V */
 	int key;           /* System V key when name is NULL; not IPC_PRIVATE (0) */
@@ -88,6 +94,7 @@ typedef struct shmq_config {
 	unsigned slots;    /* server: number of client slots (1..SHMQ_MAX_SLOTS) */
 	size_t ring_size;  /* server: bytes per ring, a power of two */
 	uint32_t spin_us;  /* spin this long before sleeping; 0 sleeps at once */
+	uid_t trusted_uid; /* client: also accept an endpoint owned by this uid */
 } shmq_config;
 
 /* A client as the server knows it; passed by value. gen tells a reused slot

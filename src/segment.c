@@ -111,7 +111,7 @@ static int name_ok(const char *n)
 
 int seg_address(struct seg *sg, const shmq_config *cfg)
 {
-	*sg = (struct seg){ .shmid = -1, .lock_fd = -1 };
+	*sg = (struct seg){ .shmid = -1, .lock_fd = -1, .trusted_uid = cfg->trusted_uid };
 	if (cfg->name) {
 		const char *n = cfg->name[0] == '/' ? cfg->name + 1 : cfg->name;
 		if (!name_ok(n))
@@ -132,18 +132,24 @@ int seg_address(struct seg *sg, const shmq_config *cfg)
 
 /* ---- ownership and permissions ------------------------------------------ */
 
-/* Whose objects may we use?
+/* Whose objects may we use? (SECURITY.md, "Whom a client trusts")
  *  OWNER_SELF: ours only: a server taking over, shmq rm.
- *  OWNER_TRUSTED: a client: ours, or anyone's when its mode shares with
- *    group or others.
+ *  OWNER_TRUSTED: a client: ours, the uid its caller named (trusted_uid), or
+ *    root's when the caller's mode shares with group or others. Permission
+ *    to open a file is not trust: root can open anything, and a group
+ *    member can open any 0660 file of the group's.
  *  OWNER_ANY: an inspector, which only reads and reports. */
 enum owner_rule { OWNER_SELF, OWNER_TRUSTED, OWNER_ANY };
 
-static int owner_ok(uid_t owner, unsigned asked, enum owner_rule rule)
+static int owner_ok(uid_t owner, unsigned asked, enum owner_rule rule, uid_t trusted)
 {
 	if (rule == OWNER_ANY || owner == geteuid())
 		return 1;
-	return rule == OWNER_TRUSTED && (asked & 077u);
+	if (rule == OWNER_SELF)
+		return 0;
+	if (trusted != SHMQ_UID_NONE && owner == trusted)
+		return 1;
+	return owner == 0 && (asked & 077u);
 }
 
 /* Never looser than asked. */
@@ -155,12 +161,13 @@ static int perm_ok(unsigned perm, unsigned asked)
 /* May we use the file behind fd? A regular file with one name (not a FIFO or
  * device put at our path, not a hard link to someone's file), no looser than
  * asked, with an owner the rule accepts. Fills *st. */
-static int fd_check(int fd, unsigned asked, enum owner_rule rule, struct stat *st)
+static int fd_check(int fd, unsigned asked, enum owner_rule rule, uid_t trusted,
+		    struct stat *st)
 {
 	if (fstat(fd, st) < 0)
 		return -errno;
 	if (!S_ISREG(st->st_mode) || st->st_nlink != 1 || !perm_ok(st->st_mode, asked) ||
-	    !owner_ok(st->st_uid, asked, rule))
+	    !owner_ok(st->st_uid, asked, rule, trusted))
 		return -EACCES;
 	return 0;
 }
@@ -313,7 +320,7 @@ static int take_over(struct seg *sg, unsigned mode, struct lockinfo *li)
 		if (fd < 0)
 			return fd == -ENOENT ? 0 : fd;
 		struct stat st;
-		int rc = fd_check(fd, mode, OWNER_SELF, &st);
+		int rc = fd_check(fd, mode, OWNER_SELF, SHMQ_UID_NONE, &st);
 		if (rc == 0) {
 			rc = lock_try(fd, 0);
 			if (rc == -EAGAIN)
@@ -498,7 +505,7 @@ static int sysv_attach(struct seg *sg, unsigned mode, int readonly)
 	}
 	sg->lock_fd = fd;
 	struct stat st;
-	int rc = fd_check(fd, mode, readonly ? OWNER_ANY : OWNER_TRUSTED, &st);
+	int rc = fd_check(fd, mode, readonly ? OWNER_ANY : OWNER_TRUSTED, sg->trusted_uid, &st);
 	if (rc < 0)
 		return rc;
 	struct lockinfo li;
@@ -531,7 +538,7 @@ static int posix_attach(struct seg *sg, unsigned mode, int readonly)
 		return fd;
 	sg->lock_fd = fd;
 	struct stat st;
-	int rc = fd_check(fd, mode, readonly ? OWNER_ANY : OWNER_TRUSTED, &st);
+	int rc = fd_check(fd, mode, readonly ? OWNER_ANY : OWNER_TRUSTED, sg->trusted_uid, &st);
 	if (rc < 0)
 		return rc;
 	if (st.st_size < (off_t)layout_slots_offset())
@@ -588,7 +595,7 @@ int seg_remove(struct seg *sg, unsigned flags)
 	struct lockinfo li = { .pid = -1, .shmid = -1 };
 	if (fd >= 0) {
 		struct stat st;
-		rc = fd_check(fd, 0777u, OWNER_SELF, &st);
+		rc = fd_check(fd, 0777u, OWNER_SELF, SHMQ_UID_NONE, &st);
 		if (rc < 0 && force) {
 			foreign = 1;
 			rc = 0;

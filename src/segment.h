@@ -38,6 +38,7 @@ struct seg {
 	void *base;
 	size_t size;
 	int published; /* the name exists (POSIX segments are named last) */
+	uid_t trusted_uid; /* attach: an owner trusted besides us (cfg) */
 };
 
 /* Fill sg's address from cfg, validating the key or name. */
@@ -51,9 +52,11 @@ int seg_publish(struct seg *sg);
 void seg_destroy(struct seg *sg);
 
 /* Client or inspector: attach to an existing endpoint, refusing one whose
- * ownership or permissions are not safe for `mode`. An inspector (readonly)
- * accepts any owner: it only reads and reports. Both refuse anything but a
- * regular file with one link. */
+ * ownership or permissions are not safe for `mode`. A client (read-write)
+ * accepts an endpoint owned by its euid, by sg->trusted_uid, or, when mode
+ * shares with group or others, by root. An inspector (readonly) accepts any
+ * owner: it only reads and reports. Both refuse anything but a regular file
+ * with one link. */
 int seg_attach(struct seg *sg, unsigned mode, int readonly);
 void seg_detach(struct seg *sg);
 
