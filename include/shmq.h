@@ -167,7 +167,8 @@ SHMQ_API int shmq_server_client_info(shmq_server *s, shmq_client_id id,
 
 /* ---- client ----------------------------------------------------------- */
 /* Attach to a server's endpoint and claim a slot. -EAGAIN: the server is
- * still writing the endpoint's header; retry. */
+ * still writing the endpoint's header; retry. -EPROTO: a live server's header
+ * is corrupt (or it is not a shmq server). */
 SHMQ_API int shmq_client_connect(shmq_client **out, const shmq_config *cfg);
 /* Leave: messages already sent are still delivered. */
 SHMQ_API int shmq_client_close(shmq_client *c);

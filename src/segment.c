@@ -182,11 +182,15 @@ static int same_file(int fd, const char *path)
 
 /* What a System V server writes into its lock file: "<pid> <shmid>\n", the
  * pid first (before the segment exists, shmid -1), so that a successor can
- * recognise a segment its creator left half-made. */
+ * recognise a segment its creator left half-made; then, once the segment's
+ * header is written (seg_publish), a second line "ready\n". */
 struct lockinfo {
 	long pid;
 	int shmid;
+	int ready;
 };
+
+static const char ready_line[] = "ready\n";
 
 /* 1 for a record, 0 for an empty file, -1 for anything else. */
 static int read_lockinfo(int fd, struct lockinfo *li)
@@ -194,6 +198,7 @@ static int read_lockinfo(int fd, struct lockinfo *li)
 	char buf[48] = { 0 };
 	li->pid = -1;
 	li->shmid = -1;
+	li->ready = 0;
 	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
 	if (n <= 0)
 		return n == 0 ? 0 : -1;
@@ -208,15 +213,18 @@ static int read_lockinfo(int fd, struct lockinfo *li)
 		return -1;
 	li->pid = pid;
 	li->shmid = (int)id;
+	li->ready = !strcmp(end + 1, ready_line);
 	return 1;
 }
 
 /* One fixed-width record, rewritten in place by a single pwrite: a reader
- * (or a successor, if we are killed) never sees it half-written or empty. */
-static int write_lockinfo(int fd, int shmid)
+ * (or a successor, if we are killed) never sees it half-written or empty.
+ * Marking it ready rewrites the same bytes and appends the second line. */
+static int write_lockinfo(int fd, int shmid, int ready)
 {
 	char buf[48];
-	int n = snprintf(buf, sizeof(buf), "%10ld %11d\n", (long)getpid(), shmid);
+	int n = snprintf(buf, sizeof(buf), "%10ld %11d\n%s", (long)getpid(), shmid,
+			 ready ? ready_line : "");
 	if (pwrite(fd, buf, (size_t)n, 0) != n)
 		return -errno;
 	return 0;
@@ -372,7 +380,7 @@ static int create_locked(struct seg *sg, unsigned mode)
 
 static int sysv_create(struct seg *sg, size_t size, unsigned mode, const struct lockinfo *li)
 {
-	int rc = write_lockinfo(sg->lock_fd, -1);
+	int rc = write_lockinfo(sg->lock_fd, -1, 0);
 	if (rc < 0 || (rc = sysv_clear_key(sg, li)) < 0)
 		return rc;
 	int id = shmget(sg->key, size, IPC_CREAT | IPC_EXCL | (int)(mode & 0777u));
@@ -384,7 +392,7 @@ static int sysv_create(struct seg *sg, size_t size, unsigned mode, const struct 
 		return -errno;
 	}
 	void *p = (void *)-1;
-	rc = write_lockinfo(sg->lock_fd, id);
+	rc = write_lockinfo(sg->lock_fd, id, 0);
 	if (rc == 0 && (p = shmat(id, NULL, 0)) == (void *)-1)
 		rc = -errno;
 	if (rc < 0) {
@@ -469,6 +477,13 @@ int seg_create(struct seg *sg, size_t size, unsigned mode)
 
 int seg_publish(struct seg *sg)
 {
+	if (sg->backend == SEG_SYSV) {
+		/* Pairs with the fence after the client's read of the record in
+		 * sysv_attach: the magic, stored before this fence, is visible
+		 * to a client that reads "ready" (written after it). */
+		smp_mb();
+		return write_lockinfo(sg->lock_fd, sg->shmid, 1);
+	}
 	if (sg->published)
 		return 0;
 	char proc[64];
@@ -510,9 +525,17 @@ static int sysv_attach(struct seg *sg, unsigned mode, int readonly)
 		return rc;
 	struct lockinfo li;
 	read_lockinfo(fd, &li);
+	/* Pairs with the fence in seg_publish: having read "ready", we see
+	 * the header's magic (loaded after this) as the server stored it. */
+	smp_mb();
+	sg->ready = li.ready;
 	int id = shmget(sg->key, 0, 0);
-	if (id < 0)
-		return errno == ENOENT ? -ENOENT : -errno;
+	if (id < 0) {
+		if (errno != ENOENT)
+			return -errno;
+		/* A lock file but no segment yet: a live server is creating it. */
+		return lock_held(fd, 0) == 1 ? -EAGAIN : -ENOENT;
+	}
 	if (id != li.shmid)
 		return lock_held(fd, 0) == 1 ? -EAGAIN : -ECONNREFUSED;
 	struct shmid_ds ds;
@@ -543,6 +566,10 @@ static int posix_attach(struct seg *sg, unsigned mode, int readonly)
 		return rc;
 	if (st.st_size < (off_t)layout_slots_offset())
 		return -EPROTO;
+	/* Named only once its header was written (seg_publish). Where the
+	 * kernel lacks O_TMPFILE the name comes first, and a client that
+	 * attaches while the server starts gets -EPROTO, not -EAGAIN. */
+	sg->ready = 1;
 	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ | (readonly ? 0 : PROT_WRITE),
 		       MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
@@ -559,6 +586,13 @@ int seg_attach(struct seg *sg, unsigned mode, int readonly)
 	if (rc < 0)
 		seg_detach(sg);
 	return rc;
+}
+
+int seg_invalid_header(const struct seg *sg)
+{
+	if (lock_held(sg->lock_fd, 0) != 1)
+		return -ECONNREFUSED;
+	return sg->ready ? -EPROTO : -EAGAIN;
 }
 
 void seg_detach(struct seg *sg)
