@@ -404,27 +404,73 @@ static int sysv_create(struct seg *sg, size_t size, unsigned mode, const struct 
 	return 0;
 }
 
-/* An unnamed file in SHM_DIR, to be named by seg_publish once the server
- * has written the header: a server that dies before then leaves nothing, and
- * a named POSIX segment without the magic is never one of ours. Falls back
- * to creating the name at once where O_TMPFILE is not supported. */
-static int posix_open_new(struct seg *sg, unsigned mode)
+/* An unnamed file in SHM_DIR with our lock on byte 0, to be named once it
+ * is ready for others (link_name). -EOPNOTSUPP where O_TMPFILE is not
+ * supported. */
+static int tmpfile_locked(unsigned mode)
 {
 	int fd = open(SHM_DIR, O_TMPFILE | O_RDWR | O_CLOEXEC, mode & 0777u);
-	if (fd < 0) {
-		if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
-			return -errno;
+	if (fd < 0)
+		return errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL ? -EOPNOTSUPP
+										  : -errno;
+	if ((fd = fd_above_stdio(fd)) < 0)
+		return fd;
+	/* The umask must not narrow what was asked (0660). */
+	int rc = fchmod(fd, mode & 0777u) < 0 ? -errno : lock_try(fd, 0);
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+/* Give the unnamed file fd the endpoint's name: -EADDRINUSE if taken. */
+static int link_name(struct seg *sg, int fd)
+{
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, sg->path, AT_SYMLINK_FOLLOW) < 0)
+		return errno == EEXIST ? -EADDRINUSE : -errno;
+	sg->published = 1;
+	return 0;
+}
+
+/* The System V lock file is named only once it is locked and holds our
+ * record: a client never finds it unlocked or empty while we live, so it
+ * never takes a starting server for a stale one. Falls back to creating the
+ * name at once where O_TMPFILE is not supported. */
+static int sysv_open_new(struct seg *sg, unsigned mode)
+{
+	int fd = tmpfile_locked(mode);
+	if (fd == -EOPNOTSUPP) {
 		fd = create_locked(sg, mode);
 		if (fd >= 0)
 			sg->published = 1;
 		return fd;
 	}
-	if ((fd = fd_above_stdio(fd)) < 0)
+	if (fd < 0)
 		return fd;
-	if (fchmod(fd, mode & 0777u) < 0 || lock_try(fd, 0) < 0) {
-		int rc = -errno;
+	int rc = write_lockinfo(fd, -1, 0);
+	if (rc == 0)
+		rc = link_name(sg, fd);
+	if (rc < 0) {
 		close(fd);
 		return rc;
+	}
+	return fd;
+}
+
+/* The POSIX segment: an unnamed file, named by seg_publish once the server
+ * has written the header: a server that dies before then leaves nothing,
+ * and a named POSIX segment without the magic is never one of ours. Falls
+ * back to creating the name at once where O_TMPFILE is not supported. */
+static int posix_open_new(struct seg *sg, unsigned mode)
+{
+	int fd = tmpfile_locked(mode);
+	if (fd == -EOPNOTSUPP) {
+		fd = create_locked(sg, mode);
+		if (fd >= 0)
+			sg->published = 1;
 	}
 	return fd;
 }
@@ -454,7 +500,7 @@ int seg_create(struct seg *sg, size_t size, unsigned mode)
 		int rc = take_over(sg, mode, &li);
 		if (rc < 0)
 			return rc;
-		int fd = sg->backend == SEG_SYSV ? create_locked(sg, mode) : posix_open_new(sg, mode);
+		int fd = sg->backend == SEG_SYSV ? sysv_open_new(sg, mode) : posix_open_new(sg, mode);
 		if (fd == -EADDRINUSE)
 			continue; /* another server was quicker: see whether it lives */
 		if (fd < 0)
@@ -484,14 +530,7 @@ int seg_publish(struct seg *sg)
 		smp_mb();
 		return write_lockinfo(sg->lock_fd, sg->shmid, 1);
 	}
-	if (sg->published)
-		return 0;
-	char proc[64];
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", sg->lock_fd);
-	if (linkat(AT_FDCWD, proc, AT_FDCWD, sg->path, AT_SYMLINK_FOLLOW) < 0)
-		return errno == EEXIST ? -EADDRINUSE : -errno;
-	sg->published = 1;
-	return 0;
+	return sg->published ? 0 : link_name(sg, sg->lock_fd);
 }
 
 void seg_destroy(struct seg *sg)
