@@ -11,6 +11,9 @@
  *    (no magic, bad geometry), where it used to say -EAGAIN forever;
  *  - -EAGAIN, for as long as it lasts, for a server stuck in its start
  *    (here a fake one: a locked lock file, a segment, a record not ready).
+ * And the tool ($SHMQ_TOOL): `shmq client` retries -EAGAIN for about a
+ * second, then says the server has not finished starting, never "would
+ * block"; a corrupt header it reports at once as a protocol violation.
  */
 #include "harness.h"
 #include "proc.h"
@@ -25,6 +28,51 @@
 
 #define ROUNDS	 (SANITIZED ? 10 : 30)
 #define CHILD_S	 20
+
+/* Run `$SHMQ_TOOL client --key K` with no input; its exit status (-1 if no
+ * tool), its stderr in err, how long it took in *ms. */
+static int run_client(const shmq_config *cfg, char *err, size_t cap, long *ms)
+{
+	const char *tool = getenv("SHMQ_TOOL");
+	if (!tool || !*tool)
+		return -1;
+	char key[32];
+	snprintf(key, sizeof(key), "%u", (unsigned)cfg->key);
+	int pe[2];
+	xpipe(pe);
+	uint64_t t0 = now_ns();
+	pid_t kid = fork_kid(CHILD_S);
+	if (kid == 0) {
+		int null = open("/dev/null", O_RDWR);
+		if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(pe[1], 2) < 0)
+			_exit(126);
+		execl(tool, tool, "client", "--key", key, (char *)NULL);
+		_exit(127);
+	}
+	close(pe[1]);
+	size_t got = 0;
+	ssize_t n;
+	while (got + 1 < cap && (n = read(pe[0], err + got, cap - 1 - got)) > 0)
+		got += (size_t)n;
+	err[got] = '\0';
+	close(pe[0]);
+	int st = reap(kid, 10000);
+	*ms = (long)((now_ns() - t0) / 1000000);
+	CHECK(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+/* The tool failed with one line on stderr that contains want. */
+static void check_tool_error(int status, const char *err, const char *want)
+{
+	if (status != 1 || strstr(err, "would block") || !strstr(err, want) ||
+	    strchr(err, '\n') != err + strlen(err) - 1)
+		fprintf(stderr, "shmq client: status %d, stderr: %s", status, err);
+	CHECK_EQ(status, 1);
+	CHECK(!strstr(err, "would block"));
+	CHECK(strstr(err, want));
+	CHECK(strchr(err, '\n') == err + strlen(err) - 1);
+}
 
 /* ---- the start race --------------------------------------------------------- */
 
@@ -129,6 +177,13 @@ static void test_corrupt(int posix)
 	CHECK_EQ(shmq_client_connect(&c, &cfg), -EPROTO);
 	atomic_store(&h->magic, magic ^ 1); /* garbage */
 	CHECK_EQ(shmq_client_connect(&c, &cfg), -EPROTO);
+	char err[512];
+	long ms = 0;
+	int st = posix ? -1 : run_client(&cfg, err, sizeof(err), &ms);
+	if (st != -1) {
+		check_tool_error(st, err, "protocol violation");
+		CHECK(ms < 900); /* at once: nothing to wait for */
+	}
 	atomic_store(&h->magic, magic);
 	CHECK_EQ(shmq_client_connect(&c, &cfg), 0); /* repaired: it works again */
 	CHECK_EQ(shmq_client_close(c), 0);
@@ -181,9 +236,18 @@ static void test_stuck(void)
 	shmq_client *c;
 	for (int i = 0; i < 3; i++)
 		CHECK_EQ(shmq_client_connect(&c, &cfg), -EAGAIN);
+	char err[512];
+	long ms = 0;
+	int st = run_client(&cfg, err, sizeof(err), &ms);
+	if (st != -1) {
+		check_tool_error(st, err, "has not finished");
+		CHECK(ms >= 900 && ms < 5000); /* it waited about a second, no more */
+	}
 	fake_remove(&f);
 	check_nothing_left(&cfg);
-	printf("start(sysv): a live server stuck before its header: -EAGAIN\n");
+	printf("start(sysv): a live server stuck before its header: -EAGAIN; shmq client gives "
+	       "up after %ld ms, saying so (not \"would block\")\n",
+	       ms);
 }
 
 int main(void)

@@ -2,6 +2,7 @@
 #include "common.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +117,49 @@ int parse_spin(const char *s, uint32_t *out)
 		return -1;
 	*out = (uint32_t)v;
 	return 0;
+}
+
+int parse_owner(const char *s, uid_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (*s >= '0' && *s <= '9' && !errno && !*end && v < (unsigned long long)(uid_t)-1) {
+		*out = (uid_t)v;
+		return 0;
+	}
+	struct passwd *pw = *s ? getpwnam(s) : NULL;
+	if (pw) {
+		*out = pw->pw_uid;
+		return 0;
+	}
+	char shown[80];
+	escape_str(shown, sizeof(shown), s);
+	errorf("unknown user '%s' for --owner (a user name or a numeric uid)", shown);
+	return -1;
+}
+
+void escape_str(char *buf, size_t cap, const char *s)
+{
+	size_t o = 0;
+	if (cap < 8) {
+		if (cap)
+			buf[0] = '\0';
+		return;
+	}
+	for (; *s; s++) {
+		if (o + 4 + 3 + 1 > cap) { /* room for one more, "..." and NUL? */
+			memcpy(buf + o, "...", 3);
+			o += 3;
+			break;
+		}
+		unsigned char ch = (unsigned char)*s;
+		if (ch >= 0x20 && ch < 0x7f && ch != '\\')
+			buf[o++] = (char)ch;
+		else
+			o += (size_t)snprintf(buf + o, 5, "\\x%02x", ch);
+	}
+	buf[o] = '\0';
 }
 
 int endpoint_opt(int c, const char *arg, shmq_config *cfg)

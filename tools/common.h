@@ -23,6 +23,9 @@ int parse_size(const char *opt, const char *s, unsigned long long *out); /* 64k,
 int parse_key(const char *s, int *out);
 int parse_mode(const char *s, unsigned *out);
 int parse_spin(const char *s, uint32_t *out); /* microseconds or "forever" */
+int parse_owner(const char *s, uid_t *out);   /* a user name or a uid */
+/* s for a one-line message: \xNN for what is not printable, "..." past cap. */
+void escape_str(char *buf, size_t cap, const char *s);
 
 /* Endpoint options common to all subcommands. Returns 1 if handled. */
 #define ENDPOINT_OPTS \
