@@ -97,10 +97,15 @@ DIR *seg_opendir(void)
 
 /* ---- addresses ---------------------------------------------------------- */
 
+/* 1..SHMQ_NAME_MAX of [A-Za-z0-9._-], not starting with '.' (shmq_list, like
+ * ls, skips dot files, and "." and ".." are not files), and not in the
+ * namespace of System V lock files. */
 static int name_ok(const char *n)
 {
+	static const char reserved[] = "shmq.sysv.";
 	size_t len = strlen(n);
-	if (len == 0 || len > SHMQ_NAME_MAX || !strcmp(n, ".") || !strcmp(n, ".."))
+	if (len == 0 || len > SHMQ_NAME_MAX || n[0] == '.' ||
+	    !strncmp(n, reserved, sizeof(reserved) - 1))
 		return 0;
 	for (const char *p = n; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||

@@ -102,8 +102,9 @@ int cmd_stat(int argc, char **argv)
 static void rm_usage(FILE *f)
 {
 	fprintf(f, "usage: shmq rm (--key K | --name N) [--force]\n"
-		   "Remove a stale endpoint (its server is dead). A live endpoint, or a segment\n"
-		   "that is not shmq's, is refused unless --force.\n\n"
+		   "Remove a stale endpoint (its server is dead). A live endpoint, a segment\n"
+		   "that is not shmq's, or a file at its path that is not yours or not a\n"
+		   "regular file, is refused unless --force.\n\n"
 		   "  -k, --key K    System V key\n"
 		   "  -n, --name N   POSIX shared-memory name\n"
 		   "  -f, --force    remove even a live endpoint or a foreign segment\n"
@@ -144,6 +145,10 @@ int cmd_rm(int argc, char **argv)
 			       endpoint_str(&cfg));
 		else if (rc == -EEXIST)
 			errorf("%s is not a shmq endpoint; use --force to remove it anyway",
+			       endpoint_str(&cfg));
+		else if (rc == -EACCES && !(flags & SHMQ_REMOVE_FORCE))
+			errorf("%s is not yours, or not a regular file (a FIFO, a link): left "
+			       "alone; --force removes it if you may",
 			       endpoint_str(&cfg));
 		else
 			errorf("%s: %s", endpoint_str(&cfg), shmq_strerror(rc));

@@ -139,6 +139,23 @@ int parse_owner(const char *s, uid_t *out)
 	return -1;
 }
 
+/* The library's rule for POSIX names (seg_address), checked here so that a
+ * bad name is a usage error that says what is allowed. */
+static int name_valid(const char *arg)
+{
+	static const char reserved[] = "shmq.sysv.";
+	const char *n = arg[0] == '/' ? arg + 1 : arg;
+	size_t len = strlen(n);
+	if (len == 0 || len > SHMQ_NAME_MAX || n[0] == '.' ||
+	    !strncmp(n, reserved, sizeof(reserved) - 1))
+		return 0;
+	for (const char *p = n; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
+			return 0;
+	return 1;
+}
+
 void escape_str(char *buf, size_t cap, const char *s)
 {
 	size_t o = 0;
@@ -171,10 +188,12 @@ int endpoint_opt(int c, const char *arg, shmq_config *cfg)
 		cfg->name = NULL;
 		return 1;
 	case 'n':
-		if (!*arg || strlen(arg) > SHMQ_NAME_MAX + 1) {
-			errorf("invalid name '%s' (1..%d characters of A-Z a-z 0-9 . _ -)", arg,
-			       SHMQ_NAME_MAX);
-			exit(2);
+		if (!name_valid(arg)) {
+			char shown[80];
+			escape_str(shown, sizeof(shown), arg);
+			die_usage("invalid name '%s' (1 to %d of A-Z a-z 0-9 . _ -, after an optional "
+				  "'/'; not starting with '.' or 'shmq.sysv.')",
+				  shown, SHMQ_NAME_MAX);
 		}
 		cfg->name = arg;
 		return 1;
@@ -193,7 +212,7 @@ const char *endpoint_str(const shmq_config *cfg)
 	if (cfg->name)
 		snprintf(buf, sizeof(buf), "name %s", cfg->name);
 	else
-		snprintf(buf, sizeof(buf), "key %d", cfg->key);
+		snprintf(buf, sizeof(buf), "key %u", (unsigned)cfg->key); /* never negative */
 	return buf;
 }
 

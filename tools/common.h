@@ -32,7 +32,8 @@ void escape_str(char *buf, size_t cap, const char *s);
 	{ "key", required_argument, 0, 'k' }, { "name", required_argument, 0, 'n' }, \
 	{ "mode", required_argument, 0, 'm' }, { "help", no_argument, 0, 'h' }
 int endpoint_opt(int c, const char *arg, shmq_config *cfg);
-const char *endpoint_str(const shmq_config *cfg); /* "key 1234" or "name /q" */
+/* "key 1234" (unsigned decimal, as typed by default) or "name /q" */
+const char *endpoint_str(const shmq_config *cfg);
 
 /* Write bytes for a human: printable ASCII as is, others as \xNN. */
 void print_escaped(FILE *f, const void *data, size_t len);
