@@ -10,6 +10,7 @@
 #  - `shmq client <&-`: it used to read its own lock file (or the segment) as
 #    input and send it; now it sends nothing and exits 0.
 # Usage: cli_closed_fds.sh path/to/shmq   (exit 0 pass, 1 fail, 77 skip)
+# shellcheck disable=SC2015 # "A && B || fail": fail unless both hold
 set -u
 
 SHMQ=${1:?usage: cli_closed_fds.sh path/to/shmq}

@@ -9,6 +9,7 @@
 #  - --owner with an unknown user is a usage error (exit 2).
 # Needs root and setpriv (else exit 77).
 # Usage: cli_owner.sh path/to/shmq   (exit 0 pass, 1 fail, 77 skip)
+# shellcheck disable=SC2015 # "A && B || fail": fail unless both hold
 set -u
 
 SHMQ=${1:?usage: cli_owner.sh path/to/shmq}

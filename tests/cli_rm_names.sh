@@ -10,6 +10,7 @@
 #    characters, nothing created; 200 characters are fine;
 #  - keys with the top bit set print as unsigned numbers, never negative.
 # Usage: cli_rm_names.sh path/to/shmq   (exit 0 pass, 1 fail, 77 skip)
+# shellcheck disable=SC2015 # "A && B || fail": fail unless both hold
 set -u
 
 SHMQ=${1:?usage: cli_rm_names.sh path/to/shmq}

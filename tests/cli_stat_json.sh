@@ -11,6 +11,7 @@
 #    for everyone), the list stays valid JSON without them, and asking for
 #    them is one line of error.
 # Usage: cli_stat_json.sh path/to/shmq   (exit 0 pass, 1 fail, 77 skip)
+# shellcheck disable=SC2015 # "A && B || fail": fail unless both hold
 set -u
 
 SHMQ=${1:?usage: cli_stat_json.sh path/to/shmq}
@@ -94,6 +95,7 @@ wait_live() { # PID ENDPOINT-OPTIONS...
 # ---- a server and a connected client on a key and on a name -------------------
 
 fd=3
+CLI=()
 for ep in "--key $K" "--name $N"; do
 	# shellcheck disable=SC2086 # $ep is two words on purpose
 	set -- $ep
@@ -103,7 +105,7 @@ for ep in "--key $K" "--name $N"; do
 	mkfifo "$TMP/in$fd"
 	"$SHMQ" client "$@" <"$TMP/in$fd" >"$TMP/cli$fd.out" 2>&1 &
 	PIDS+=($!)
-	eval "CLI$fd=$!"
+	CLI[fd]=$!
 	eval "exec $fd>\"$TMP/in$fd\""
 	echo "hello" >&"$fd"
 	fd=$((fd + 1))
@@ -127,8 +129,9 @@ json_check "stat --json" '
 	ep(name="/" + a[1])["live"] is True and ep(name="/" + a[1])["clients"] == 1' "$K" "$N"
 
 for ep in "--key $K 3" "--name $N 4"; do
+	# shellcheck disable=SC2086 # $ep is three words on purpose
 	set -- $ep
-	eval "cli=\$CLI$3"
+	cli=${CLI[$3]}
 	run stat --json "$1" "$2"
 	[ "$STATUS" -eq 0 ] || fail "stat --json $1 $2: exit $STATUS"
 	json_check "stat --json $1 $2" '

@@ -26,8 +26,8 @@
 #include "layout.h"
 #include "segment.h"
 
-#define ROUNDS	 (SANITIZED ? 10 : 30)
-#define CHILD_S	 20
+#define ROUNDS	(SANITIZED ? 10 : 30)
+#define CHILD_S 20
 
 /* Run `$SHMQ_TOOL client --key K` with no input; its exit status (-1 if no
  * tool), its stderr in err, how long it took in *ms. */

@@ -76,9 +76,9 @@ static const struct {
 	const char *what;
 	int (*fn)(const shmq_config *);
 } calls[] = {
-	{ "shmq_inspect", call_inspect },	 { "shmq_list", call_list },
-	{ "shmq_client_connect", call_connect }, { "shmq_server_create", call_create },
-	{ "shmq_remove", call_remove },
+    {"shmq_inspect", call_inspect},	   {"shmq_list", call_list},
+    {"shmq_client_connect", call_connect}, {"shmq_server_create", call_create},
+    {"shmq_remove", call_remove},
 };
 
 /* fn(cfg) in a child that must return within CALL_MS; what it returned. */

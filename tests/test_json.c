@@ -49,17 +49,17 @@ static char *emit(size_t *len)
 }
 
 static const char check_py[] =
-	"import json, sys\n"
-	"d = json.load(sys.stdin)\n"
-	"assert d['all bytes'] == ''.join(chr(i) for i in range(1, 256)), 'bytes'\n"
-	"assert d['quote\"key'] == 'a \"quoted\" back\\\\slash', 'quotes'\n"
-	"assert d['nul'] == 'a\\x00b', 'nul'\n"
-	"assert d['empty'] == '' and d['none'] is None, 'empty'\n"
-	"assert d['u64'] == 2**64 - 1 and d['i64'] == -2**63, 'numbers'\n"
-	"assert d['yes'] is True and d['no'] is False, 'bools'\n"
-	"assert d['empty_list'] == [] and d['empty_obj'] == {}, 'empties'\n"
-	"assert d['list'] == [1, {'x': 'y'}, [None]], 'nesting'\n"
-	"assert len(d) == 12, 'keys'\n";
+    "import json, sys\n"
+    "d = json.load(sys.stdin)\n"
+    "assert d['all bytes'] == ''.join(chr(i) for i in range(1, 256)), 'bytes'\n"
+    "assert d['quote\"key'] == 'a \"quoted\" back\\\\slash', 'quotes'\n"
+    "assert d['nul'] == 'a\\x00b', 'nul'\n"
+    "assert d['empty'] == '' and d['none'] is None, 'empty'\n"
+    "assert d['u64'] == 2**64 - 1 and d['i64'] == -2**63, 'numbers'\n"
+    "assert d['yes'] is True and d['no'] is False, 'bools'\n"
+    "assert d['empty_list'] == [] and d['empty_obj'] == {}, 'empties'\n"
+    "assert d['list'] == [1, {'x': 'y'}, [None]], 'nesting'\n"
+    "assert len(d) == 12, 'keys'\n";
 
 int main(void)
 {

@@ -31,9 +31,20 @@ int main(void)
 	setup(30);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	char name[SHMQ_NAME_MAX + 8];
-	static const char *const bad[] = { "", "/", "../x", "a/b", "/a/b", ".", "..", ".hidden",
-					   "/.hidden", "shmq.sysv.0x000004d2.lock", "shmq.sysv.x",
-					   "a b", "a\nb", "caf\xc3\xa9" };
+	static const char *const bad[] = {"",
+					  "/",
+					  "../x",
+					  "a/b",
+					  "/a/b",
+					  ".",
+					  "..",
+					  ".hidden",
+					  "/.hidden",
+					  "shmq.sysv.0x000004d2.lock",
+					  "shmq.sysv.x",
+					  "a b",
+					  "a\nb",
+					  "caf\xc3\xa9"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		check_refused(bad[i]);
 	memset(name, 'a', SHMQ_NAME_MAX + 1);
@@ -41,7 +52,7 @@ int main(void)
 	check_refused(name);
 
 	/* 200 characters, and names with a dot or "shmq" elsewhere, are fine. */
-	static const char *const good[] = { "shmq.sysv", "x.shmq.sysv.y", "a.b-c_D9" };
+	static const char *const good[] = {"shmq.sysv", "x.shmq.sysv.y", "a.b-c_D9"};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]) + 1; i++) {
 		char mine[SHMQ_NAME_MAX + 1];
 		if (i < sizeof(good) / sizeof(good[0])) {

@@ -79,7 +79,7 @@ static struct server_kid serve_as(uid_t uid, gid_t gid, const shmq_config *cfg)
 				shmq_server_send(s, m.from, buf, (size_t)n, 1000);
 			else if (n < 0 && n != -ETIMEDOUT)
 				_exit(3);
-			struct pollfd p = { .fd = hold[0], .events = POLLIN };
+			struct pollfd p = {.fd = hold[0], .events = POLLIN};
 			if (poll(&p, 1, 0) > 0)
 				break;
 		}
@@ -92,7 +92,7 @@ static struct server_kid serve_as(uid_t uid, gid_t gid, const shmq_config *cfg)
 	CHECK(get(ready[0], &rc, sizeof(rc)));
 	close(ready[0]);
 	CHECK_EQ(rc, 0);
-	return (struct server_kid){ pid, hold[1] };
+	return (struct server_kid){pid, hold[1]};
 }
 
 static void stop(struct server_kid k)

@@ -42,9 +42,9 @@ static void open_fds(unsigned char set[128])
 
 /* What a child with 0-2 closed found; written to the parent. */
 struct report {
-	int rc;       /* of the library call */
-	int low_open; /* fds 0-2 open after it */
-	int no_cloexec; /* fds it opened without FD_CLOEXEC */
+	int rc;		  /* of the library call */
+	int low_open;	  /* fds 0-2 open after it */
+	int no_cloexec;	  /* fds it opened without FD_CLOEXEC */
 	int junk_written; /* writes to 0-2 that succeeded */
 };
 
@@ -79,7 +79,8 @@ static void with_stdio_closed(int (*call)(void *), void *arg, struct report *r)
 static void check_report(const struct report *r, const char *what)
 {
 	if (r->rc < 0 || r->low_open || r->no_cloexec || r->junk_written)
-		fprintf(stderr, "%s with 0-2 closed: rc %d (%s), %d of fds 0-2 opened, %d new fds "
+		fprintf(stderr,
+			"%s with 0-2 closed: rc %d (%s), %d of fds 0-2 opened, %d new fds "
 			"without FD_CLOEXEC, %d writes to 0-2 landed\n",
 			what, r->rc, shmq_strerror(r->rc), r->low_open, r->no_cloexec,
 			r->junk_written);
@@ -112,7 +113,7 @@ static void test_server(int posix)
 	if (kid == 0) {
 		close(rep[0]);
 		close(hold[1]);
-		struct srv_arg a = { .cfg = cfg };
+		struct srv_arg a = {.cfg = cfg};
 		struct report r;
 		with_stdio_closed(create_server, &a, &r);
 		own_srv = a.s;
@@ -127,7 +128,7 @@ static void test_server(int posix)
 				_exit(3);
 			if (n < 0 && n != -ETIMEDOUT)
 				_exit(4);
-			struct pollfd pf = { .fd = hold[0], .events = POLLIN };
+			struct pollfd pf = {.fd = hold[0], .events = POLLIN};
 			if (poll(&pf, 1, 0) > 0)
 				break;
 		}
@@ -179,7 +180,7 @@ static void test_client(int posix)
 	pid_t kid = fork_kid(CHILD_S);
 	if (kid == 0) {
 		close(rep[0]);
-		struct cli_arg a = { .cfg = cfg };
+		struct cli_arg a = {.cfg = cfg};
 		struct report r;
 		with_stdio_closed(connect_client, &a, &r);
 		if (write(rep[1], &r, sizeof(r)) != sizeof(r) || r.rc < 0)

@@ -26,7 +26,7 @@
 struct json {
 	FILE *f;
 	int depth;
-	int count[JSON_MAX_DEPTH];  /* values so far at each level */
+	int count[JSON_MAX_DEPTH];   /* values so far at each level */
 	char closer[JSON_MAX_DEPTH]; /* '}' or ']' for each open level */
 };
 
