@@ -47,7 +47,7 @@ static int connect_retry(shmq_client **cl, const shmq_config *cfg)
 		int rc = shmq_client_connect(cl, cfg);
 		if (rc != -EAGAIN || ms_since(&t0) >= CONNECT_RETRY_MS)
 			return rc;
-		nanosleep(&(struct timespec){ .tv_nsec = 5 * 1000000 }, NULL);
+		nanosleep(&(struct timespec){ .tv_nsec = 5000000L }, NULL);
 	}
 }
 
