@@ -111,7 +111,13 @@ extern "C" {
 /* Requests a client may have outstanding at once. */
 #define SHMQ_MAX_INFLIGHT 4096u
 
-/* Where an endpoint lives and how to wait. Fill with shmq_config_init(). */
+/* trusted_uid: none (the default). */
+#define SHMQ_UID_NONE ((uid_t)-1)
+
+/* Where an endpoint lives and how to wait. Fill with shmq_config_init().
+ * A client accepts an endpoint owned by its own euid; by trusted_uid, if
+ * set; or by root, if mode grants group or other bits. Being able to open a
+ * segment is not trusting it (see SECURITY.md). */
 typedef struct shmq_config {
 	const char *name;  /* POSIX shared-memory name ("/q" or "q"); NULL = System V */
 	int key;           /* System V key when name is NULL; not IPC_PRIVATE (0) */
@@ -119,6 +125,7 @@ typedef struct shmq_config {
 	unsigned slots;    /* server: number of client slots (1..SHMQ_MAX_SLOTS) */
 	size_t ring_size;  /* server: bytes per ring, a power of two */
 	uint32_t spin_us;  /* spin this long before sleeping; 0 sleeps at once */
+	uid_t trusted_uid; /* client: also accept an endpoint owned by this uid */
 	uint64_t reserved_[8]; /* zeroed by shmq_config_init; for later fields */
 } shmq_config;
 
@@ -228,7 +235,8 @@ SHMQ_API int shmq_server_client_info(shmq_server *s, shmq_client_id id,
 
 /* ---- client ----------------------------------------------------------- */
 /* Attach to a server's endpoint and claim a slot. -EAGAIN: the server is
- * still writing the endpoint's header; retry. -ECONNREFUSED: no live server.
+ * still writing the endpoint's header; retry. -EPROTO: a live server's header
+ * is corrupt (or it is not a shmq server). -ECONNREFUSED: no live server.
  * -ESHUTDOWN: the server is shutting down. */
 SHMQ_API int shmq_client_connect(shmq_client **out, const shmq_config *cfg);
 /* Leave at once. Messages already sent are still served by a server that

@@ -273,10 +273,10 @@ int shmq_client_connect(shmq_client **out, const shmq_config *cfg)
 		goto fail;
 	c->hdr = c->seg.base;
 	if ((rc = seg_validate(c->seg.base, c->seg.size, &c->g)) < 0) {
-		/* No valid header yet: under a live server, it is still
-		 * starting; under a dead one, it died while starting. */
+		/* Under a live server, still starting (or corrupt, once
+		 * published); under a dead one, it died while starting. */
 		if (rc == -EPROTO)
-			rc = lock_held(c->seg.lock_fd, 0) == 1 ? -EAGAIN : -ECONNREFUSED;
+			rc = seg_invalid_header(&c->seg);
 		goto fail_detach;
 	}
 	/* Stale (its server is gone), or shutting down: no new clients. */

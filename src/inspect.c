@@ -124,7 +124,7 @@ int shmq_list(shmq_endpoint_info *out, size_t n)
 	if (!out && n)
 		return -EINVAL;
 	int count = 0;
-	DIR *d = opendir(SHM_DIR);
+	DIR *d = seg_opendir();
 	if (!d)
 		return -errno;
 	struct dirent *e;

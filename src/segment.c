@@ -48,12 +48,64 @@ int lock_held(int fd, off_t byte)
 	return fl.l_type != F_UNLCK;
 }
 
+/* ---- file descriptors --------------------------------------------------- */
+
+/* Move fd above standard input, output and error. A process started with one
+ * of them closed would otherwise get our lock file or segment there, and its
+ * next printf (or read of "standard input") would go to shared state. */
+static int fd_above_stdio(int fd)
+{
+	if (fd > STDERR_FILENO)
+		return fd;
+	int moved = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+	int err = errno;
+	close(fd);
+	return moved < 0 ? -err : moved;
+}
+
+/* Open a path someone else may have put there: never follow a symbolic link
+ * (-EACCES), never block (a FIFO planted at the path would make a plain open
+ * wait for a writer forever), never land on 0-2. The caller fstat-checks the
+ * result (fd_check) before it reads, locks or maps it. -errno on failure. */
+static int open_existing(const char *path, int flags)
+{
+	int fd = open(path, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ELOOP ? -EACCES : -errno;
+	return fd_above_stdio(fd);
+}
+
+DIR *seg_opendir(void)
+{
+	int fd = open(SHM_DIR, O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC);
+	if (fd >= 0)
+		fd = fd_above_stdio(fd);
+	else
+		fd = -errno;
+	if (fd < 0) {
+		errno = -fd;
+		return NULL;
+	}
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		int err = errno;
+		close(fd);
+		errno = err;
+	}
+	return d;
+}
+
 /* ---- addresses ---------------------------------------------------------- */
 
+/* 1..SHMQ_NAME_MAX of [A-Za-z0-9._-], not starting with '.' (shmq_list, like
+ * ls, skips dot files, and "." and ".." are not files), and not in the
+ * namespace of System V lock files. */
 static int name_ok(const char *n)
 {
+	static const char reserved[] = "shmq.sysv.";
 	size_t len = strlen(n);
-	if (len == 0 || len > SHMQ_NAME_MAX || !strcmp(n, ".") || !strcmp(n, ".."))
+	if (len == 0 || len > SHMQ_NAME_MAX || n[0] == '.' ||
+	    !strncmp(n, reserved, sizeof(reserved) - 1))
 		return 0;
 	for (const char *p = n; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
@@ -64,7 +116,7 @@ static int name_ok(const char *n)
 
 int seg_address(struct seg *sg, const shmq_config *cfg)
 {
-	*sg = (struct seg){ .shmid = -1, .lock_fd = -1 };
+	*sg = (struct seg){ .shmid = -1, .lock_fd = -1, .trusted_uid = cfg->trusted_uid };
 	if (cfg->name) {
 		const char *n = cfg->name[0] == '/' ? cfg->name + 1 : cfg->name;
 		if (!name_ok(n))
@@ -85,23 +137,42 @@ int seg_address(struct seg *sg, const shmq_config *cfg)
 
 /* ---- ownership and permissions ------------------------------------------ */
 
-/* Is an existing object with this owner and mode safe to use for `asked`?
- * Never looser than asked; owned by us unless sharing was asked for. */
-static int perm_ok(uid_t owner, unsigned perm, unsigned asked, int must_own)
+/* Whose objects may we use? (SECURITY.md, "Whom a client trusts")
+ *  OWNER_SELF: ours only: a server taking over, shmq rm.
+ *  OWNER_TRUSTED: a client: ours, the uid its caller named (trusted_uid), or
+ *    root's when the caller's mode shares with group or others. Permission
+ *    to open a file is not trust: root can open anything, and a group
+ *    member can open any 0660 file of the group's.
+ *  OWNER_ANY: an inspector, which only reads and reports. */
+enum owner_rule { OWNER_SELF, OWNER_TRUSTED, OWNER_ANY };
+
+static int owner_ok(uid_t owner, unsigned asked, enum owner_rule rule, uid_t trusted)
 {
-	if ((perm & 0777u & ~asked) != 0)
-		return 0;
-	if (owner == geteuid())
+	if (rule == OWNER_ANY || owner == geteuid())
 		return 1;
-	return !must_own && (asked & 077u);
+	if (rule == OWNER_SELF)
+		return 0;
+	if (trusted != SHMQ_UID_NONE && owner == trusted)
+		return 1;
+	return owner == 0 && (asked & 077u);
 }
 
-static int fd_perm_ok(int fd, unsigned asked, int must_own)
+/* Never looser than asked. */
+static int perm_ok(unsigned perm, unsigned asked)
 {
-	struct stat st;
-	if (fstat(fd, &st) < 0)
+	return (perm & 0777u & ~asked) == 0;
+}
+
+/* May we use the file behind fd? A regular file with one name (not a FIFO or
+ * device put at our path, not a hard link to someone's file), no looser than
+ * asked, with an owner the rule accepts. Fills *st. */
+static int fd_check(int fd, unsigned asked, enum owner_rule rule, uid_t trusted,
+		    struct stat *st)
+{
+	if (fstat(fd, st) < 0)
 		return -errno;
-	if (!S_ISREG(st.st_mode) || !perm_ok(st.st_uid, st.st_mode, asked, must_own))
+	if (!S_ISREG(st->st_mode) || st->st_nlink != 1 || !perm_ok(st->st_mode, asked) ||
+	    !owner_ok(st->st_uid, asked, rule, trusted))
 		return -EACCES;
 	return 0;
 }
@@ -116,38 +187,49 @@ static int same_file(int fd, const char *path)
 
 /* What a System V server writes into its lock file: "<pid> <shmid>\n", the
  * pid first (before the segment exists, shmid -1), so that a successor can
- * recognise a segment its creator left half-made. */
+ * recognise a segment its creator left half-made; then, once the segment's
+ * header is written (seg_publish), a second line "ready\n". */
 struct lockinfo {
 	long pid;
 	int shmid;
+	int ready;
 };
 
-static void read_lockinfo(int fd, struct lockinfo *li)
+static const char ready_line[] = "ready\n";
+
+/* 1 for a record, 0 for an empty file, -1 for anything else. */
+static int read_lockinfo(int fd, struct lockinfo *li)
 {
 	char buf[48] = { 0 };
 	li->pid = -1;
 	li->shmid = -1;
-	if (pread(fd, buf, sizeof(buf) - 1, 0) <= 0)
-		return;
+	li->ready = 0;
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return n == 0 ? 0 : -1;
 	char *end, *p = buf;
 	errno = 0;
 	long pid = strtol(p, &end, 10);
 	if (errno || end == p || *end != ' ' || pid <= 0)
-		return;
+		return -1;
 	p = end + 1;
 	long id = strtol(p, &end, 10);
 	if (errno || end == p || *end != '\n' || id < -1 || id > INT_MAX)
-		return;
+		return -1;
 	li->pid = pid;
 	li->shmid = (int)id;
+	li->ready = !strcmp(end + 1, ready_line);
+	return 1;
 }
 
 /* One fixed-width record, rewritten in place by a single pwrite: a reader
- * (or a successor, if we are killed) never sees it half-written or empty. */
-static int write_lockinfo(int fd, int shmid)
+ * (or a successor, if we are killed) never sees it half-written or empty.
+ * Marking it ready rewrites the same bytes and appends the second line. */
+static int write_lockinfo(int fd, int shmid, int ready)
 {
 	char buf[48];
-	int n = snprintf(buf, sizeof(buf), "%10ld %11d\n", (long)getpid(), shmid);
+	int n = snprintf(buf, sizeof(buf), "%10ld %11d\n%s", (long)getpid(), shmid,
+			 ready ? ready_line : "");
 	if (pwrite(fd, buf, (size_t)n, 0) != n)
 		return -errno;
 	return 0;
@@ -274,13 +356,11 @@ static int take_over(struct seg *sg, unsigned mode, struct lockinfo *li)
 	li->pid = -1;
 	li->shmid = -1;
 	for (int tries = 0; tries < 16; tries++) {
-		int fd = open(sg->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0) {
-			if (errno == ENOENT)
-				return 0;
-			return errno == ELOOP ? -EACCES : -errno;
-		}
-		int rc = fd_perm_ok(fd, mode, 1);
+		int fd = open_existing(sg->path, O_RDWR);
+		if (fd < 0)
+			return fd == -ENOENT ? 0 : fd;
+		struct stat st;
+		int rc = fd_check(fd, mode, OWNER_SELF, SHMQ_UID_NONE, &st);
 		if (rc == 0) {
 			rc = lock_try(fd, 0);
 			if (rc == -EAGAIN)
@@ -317,6 +397,10 @@ static int create_locked(struct seg *sg, unsigned mode)
 	int fd = open(sg->path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 0777u);
 	if (fd < 0)
 		return errno == EEXIST ? -EADDRINUSE : errno == ELOOP ? -EACCES : -errno;
+	if ((fd = fd_above_stdio(fd)) < 0) {
+		unlink(sg->path); /* ours: we just created it, unlocked */
+		return fd;
+	}
 	/* The umask must not narrow what was asked (0660). */
 	if (fchmod(fd, mode & 0777u) < 0 || lock_try(fd, 0) < 0 || !same_file(fd, sg->path)) {
 		/* Another server opened our fresh file and won. */
@@ -328,7 +412,7 @@ static int create_locked(struct seg *sg, unsigned mode)
 
 static int sysv_create(struct seg *sg, size_t size, unsigned mode, const struct lockinfo *li)
 {
-	int rc = write_lockinfo(sg->lock_fd, -1);
+	int rc = write_lockinfo(sg->lock_fd, -1, 0);
 	if (rc < 0 || (rc = sysv_clear_key(sg, li)) < 0)
 		return rc;
 	int id = shmget(sg->key, size, IPC_CREAT | IPC_EXCL | (int)(mode & 0777u));
@@ -340,7 +424,7 @@ static int sysv_create(struct seg *sg, size_t size, unsigned mode, const struct 
 		return -errno;
 	}
 	void *p = (void *)-1;
-	rc = write_lockinfo(sg->lock_fd, id);
+	rc = write_lockinfo(sg->lock_fd, id, 0);
 	if (rc == 0 && (p = shmat(id, NULL, 0)) == (void *)-1)
 		rc = -errno;
 	if (rc < 0) {
@@ -352,25 +436,73 @@ static int sysv_create(struct seg *sg, size_t size, unsigned mode, const struct 
 	return 0;
 }
 
-/* An unnamed file in SHM_DIR, to be named by seg_publish once the server
- * has written the header: a server that dies before then leaves nothing, and
- * a named POSIX segment without the magic is never one of ours. Falls back
- * to creating the name at once where O_TMPFILE is not supported. */
-static int posix_open_new(struct seg *sg, unsigned mode)
+/* An unnamed file in SHM_DIR with our lock on byte 0, to be named once it
+ * is ready for others (link_name). -EOPNOTSUPP where O_TMPFILE is not
+ * supported. */
+static int tmpfile_locked(unsigned mode)
 {
 	int fd = open(SHM_DIR, O_TMPFILE | O_RDWR | O_CLOEXEC, mode & 0777u);
-	if (fd < 0) {
-		if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
-			return -errno;
+	if (fd < 0)
+		return errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL ? -EOPNOTSUPP
+										  : -errno;
+	if ((fd = fd_above_stdio(fd)) < 0)
+		return fd;
+	/* The umask must not narrow what was asked (0660). */
+	int rc = fchmod(fd, mode & 0777u) < 0 ? -errno : lock_try(fd, 0);
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+/* Give the unnamed file fd the endpoint's name: -EADDRINUSE if taken. */
+static int link_name(struct seg *sg, int fd)
+{
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, sg->path, AT_SYMLINK_FOLLOW) < 0)
+		return errno == EEXIST ? -EADDRINUSE : -errno;
+	sg->published = 1;
+	return 0;
+}
+
+/* The System V lock file is named only once it is locked and holds our
+ * record: a client never finds it unlocked or empty while we live, so it
+ * never takes a starting server for a stale one. Falls back to creating the
+ * name at once where O_TMPFILE is not supported. */
+static int sysv_open_new(struct seg *sg, unsigned mode)
+{
+	int fd = tmpfile_locked(mode);
+	if (fd == -EOPNOTSUPP) {
 		fd = create_locked(sg, mode);
 		if (fd >= 0)
 			sg->published = 1;
 		return fd;
 	}
-	if (fchmod(fd, mode & 0777u) < 0 || lock_try(fd, 0) < 0) {
-		int rc = -errno;
+	if (fd < 0)
+		return fd;
+	int rc = write_lockinfo(fd, -1, 0);
+	if (rc == 0)
+		rc = link_name(sg, fd);
+	if (rc < 0) {
 		close(fd);
 		return rc;
+	}
+	return fd;
+}
+
+/* The POSIX segment: an unnamed file, named by seg_publish once the server
+ * has written the header: a server that dies before then leaves nothing,
+ * and a named POSIX segment without the magic is never one of ours. Falls
+ * back to creating the name at once where O_TMPFILE is not supported. */
+static int posix_open_new(struct seg *sg, unsigned mode)
+{
+	int fd = tmpfile_locked(mode);
+	if (fd == -EOPNOTSUPP) {
+		fd = create_locked(sg, mode);
+		if (fd >= 0)
+			sg->published = 1;
 	}
 	return fd;
 }
@@ -400,7 +532,7 @@ int seg_create(struct seg *sg, size_t size, unsigned mode)
 		int rc = take_over(sg, mode, &li);
 		if (rc < 0)
 			return rc;
-		int fd = sg->backend == SEG_SYSV ? create_locked(sg, mode) : posix_open_new(sg, mode);
+		int fd = sg->backend == SEG_SYSV ? sysv_open_new(sg, mode) : posix_open_new(sg, mode);
 		if (fd == -EADDRINUSE)
 			continue; /* another server was quicker: see whether it lives */
 		if (fd < 0)
@@ -423,14 +555,14 @@ int seg_create(struct seg *sg, size_t size, unsigned mode)
 
 int seg_publish(struct seg *sg)
 {
-	if (sg->published)
-		return 0;
-	char proc[64];
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", sg->lock_fd);
-	if (linkat(AT_FDCWD, proc, AT_FDCWD, sg->path, AT_SYMLINK_FOLLOW) < 0)
-		return errno == EEXIST ? -EADDRINUSE : -errno;
-	sg->published = 1;
-	return 0;
+	if (sg->backend == SEG_SYSV) {
+		/* Pairs with the fence after the client's read of the record in
+		 * sysv_attach: the magic, stored before this fence, is visible
+		 * to a client that reads "ready" (written after it). */
+		smp_mb();
+		return write_lockinfo(sg->lock_fd, sg->shmid, 1);
+	}
+	return sg->published ? 0 : link_name(sg, sg->lock_fd);
 }
 
 void seg_destroy(struct seg *sg)
@@ -446,10 +578,10 @@ void seg_destroy(struct seg *sg)
 
 static int sysv_attach(struct seg *sg, unsigned mode, int readonly)
 {
-	int fd = open(sg->path, (readonly ? O_RDONLY : O_RDWR) | O_NOFOLLOW | O_CLOEXEC);
+	int fd = open_existing(sg->path, readonly ? O_RDONLY : O_RDWR);
 	if (fd < 0) {
-		if (errno != ENOENT)
-			return errno == ELOOP ? -EACCES : -errno;
+		if (fd != -ENOENT)
+			return fd;
 		/* A segment but no lock file: a shmq endpoint whose server is
 		 * gone (or being replaced), or something else on our key. */
 		int id = shmget(sg->key, 0, 0);
@@ -458,21 +590,31 @@ static int sysv_attach(struct seg *sg, unsigned mode, int readonly)
 		return sysv_header_is_shmq(id) ? -ECONNREFUSED : -EPROTO;
 	}
 	sg->lock_fd = fd;
-	int rc = fd_perm_ok(fd, mode, 0);
+	struct stat st;
+	int rc = fd_check(fd, mode, readonly ? OWNER_ANY : OWNER_TRUSTED, sg->trusted_uid, &st);
 	if (rc < 0)
 		return rc;
 	struct lockinfo li;
 	read_lockinfo(fd, &li);
+	/* Pairs with the fence in seg_publish: having read "ready", we see
+	 * the header's magic (loaded after this) as the server stored it. */
+	smp_mb();
+	sg->ready = li.ready;
 	int id = shmget(sg->key, 0, 0);
-	if (id < 0)
-		return errno == ENOENT ? -ENOENT : -errno;
+	if (id < 0) {
+		if (errno != ENOENT)
+			return -errno;
+		/* A lock file but no segment yet: a live server is creating it. */
+		return lock_held(fd, 0) == 1 ? -EAGAIN : -ENOENT;
+	}
 	if (id != li.shmid)
 		return lock_held(fd, 0) == 1 ? -EAGAIN : -ECONNREFUSED;
 	struct shmid_ds ds;
 	if (shmctl(id, IPC_STAT, &ds) < 0)
 		return -errno;
-	if (!perm_ok(ds.shm_perm.uid, ds.shm_perm.mode, mode, 0) ||
-	    ds.shm_perm.uid != ds.shm_perm.cuid)
+	/* One owner for the lock file and the segment, as a server makes them. */
+	if (!perm_ok(ds.shm_perm.mode, mode) || ds.shm_perm.uid != ds.shm_perm.cuid ||
+	    ds.shm_perm.uid != st.st_uid)
 		return -EACCES;
 	void *p = shmat(id, NULL, readonly ? SHM_RDONLY : 0);
 	if (p == (void *)-1)
@@ -485,18 +627,20 @@ static int sysv_attach(struct seg *sg, unsigned mode, int readonly)
 
 static int posix_attach(struct seg *sg, unsigned mode, int readonly)
 {
-	int fd = open(sg->path, (readonly ? O_RDONLY : O_RDWR) | O_NOFOLLOW | O_CLOEXEC);
+	int fd = open_existing(sg->path, readonly ? O_RDONLY : O_RDWR);
 	if (fd < 0)
-		return errno == ELOOP ? -EACCES : -errno;
+		return fd;
 	sg->lock_fd = fd;
-	int rc = fd_perm_ok(fd, mode, 0);
+	struct stat st;
+	int rc = fd_check(fd, mode, readonly ? OWNER_ANY : OWNER_TRUSTED, sg->trusted_uid, &st);
 	if (rc < 0)
 		return rc;
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return -errno;
 	if (st.st_size < (off_t)layout_slots_offset())
 		return -EPROTO;
+	/* Named only once its header was written (seg_publish). Where the
+	 * kernel lacks O_TMPFILE the name comes first, and a client that
+	 * attaches while the server starts gets -EPROTO, not -EAGAIN. */
+	sg->ready = 1;
 	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ | (readonly ? 0 : PROT_WRITE),
 		       MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
@@ -513,6 +657,13 @@ int seg_attach(struct seg *sg, unsigned mode, int readonly)
 	if (rc < 0)
 		seg_detach(sg);
 	return rc;
+}
+
+int seg_invalid_header(const struct seg *sg)
+{
+	if (lock_held(sg->lock_fd, 0) != 1)
+		return -ECONNREFUSED;
+	return sg->ready ? -EPROTO : -EAGAIN;
 }
 
 void seg_detach(struct seg *sg)
@@ -535,19 +686,36 @@ void seg_detach(struct seg *sg)
 int seg_remove(struct seg *sg, unsigned flags)
 {
 	int force = flags & SHMQ_REMOVE_FORCE;
-	int fd = open(sg->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno != ENOENT)
-		return errno == ELOOP ? -EACCES : -errno;
+	int fd = open_existing(sg->path, O_RDWR);
+	/* foreign: something we may not use is at the path (another user's
+	 * file, a FIFO, a symbolic link): left alone unless forced, and then
+	 * only unlinked, never opened for use. */
+	int foreign = 0;
+	if (fd < 0 && fd != -ENOENT) {
+		if (!force)
+			return fd;
+		foreign = 1;
+	}
 	int rc = 0;
 	struct lockinfo li = { .pid = -1, .shmid = -1 };
 	if (fd >= 0) {
-		rc = lock_try(fd, 0);
-		if (rc == -EAGAIN)
-			rc = force ? 0 : -EADDRINUSE;
-		if (rc == 0 && sg->backend == SEG_POSIX && !force && !posix_is_shmq(fd))
-			rc = -EEXIST;
-		if (rc == 0 && sg->backend == SEG_SYSV)
-			read_lockinfo(fd, &li);
+		struct stat st;
+		rc = fd_check(fd, 0777u, OWNER_SELF, SHMQ_UID_NONE, &st);
+		if (rc < 0 && force) {
+			foreign = 1;
+			rc = 0;
+		} else if (rc == 0) {
+			rc = lock_try(fd, 0);
+			if (rc == -EAGAIN)
+				rc = force ? 0 : -EADDRINUSE;
+			if (rc == 0 && sg->backend == SEG_POSIX && !force && !posix_is_shmq(fd))
+				rc = -EEXIST;
+			/* An empty lock file is a server killed before its first
+			 * write; anything but a record is not ours. */
+			if (rc == 0 && sg->backend == SEG_SYSV && read_lockinfo(fd, &li) < 0 &&
+			    !force)
+				rc = -EEXIST;
+		}
 		if (rc < 0) {
 			close(fd);
 			return rc;
@@ -561,16 +729,19 @@ int seg_remove(struct seg *sg, unsigned flags)
 				rc = -EEXIST; /* not shmq's: leave it */
 			else if (shmctl(id, IPC_RMID, NULL) < 0)
 				rc = -errno;
-		} else if (fd < 0) {
+		} else if (fd < 0 && !foreign) {
 			rc = errno == ENOENT ? -ENOENT : -errno;
 		}
-	} else if (fd < 0) {
+	} else if (fd < 0 && !foreign) {
 		rc = -ENOENT;
 	}
-	if (fd >= 0) {
-		/* Ours, and stale (or forced): the lock file or POSIX file goes. */
-		unlink(sg->path);
-		close(fd);
+	if (fd >= 0 || foreign) {
+		/* Ours and stale, or forced: the lock file or POSIX file goes.
+		 * unlink never follows a symbolic link. */
+		if (unlink(sg->path) < 0 && errno != ENOENT && rc == 0)
+			rc = -errno;
+		if (fd >= 0)
+			close(fd);
 	}
 	return rc;
 }

@@ -16,6 +16,7 @@
 #ifndef SHMQ_SEGMENT_H
 #define SHMQ_SEGMENT_H
 
+#include <dirent.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,6 +38,8 @@ struct seg {
 	void *base;
 	size_t size;
 	int published; /* the name exists (POSIX segments are named last) */
+	int ready;     /* attach: the server had published its header */
+	uid_t trusted_uid; /* attach: an owner trusted besides us (cfg) */
 };
 
 /* Fill sg's address from cfg, validating the key or name. */
@@ -44,15 +47,29 @@ int seg_address(struct seg *sg, const shmq_config *cfg);
 
 /* Server: create exclusively, reclaiming a stale endpoint; lock byte 0. */
 int seg_create(struct seg *sg, size_t size, unsigned mode);
-/* Server: give the segment its name, once its header is written. */
+/* Server: once its header is written, give a POSIX segment its name, or mark
+ * a System V lock file's record ready. Clients then take an invalid header
+ * for corruption, not for a server still starting. */
 int seg_publish(struct seg *sg);
 /* Server: remove the endpoint and release everything. */
 void seg_destroy(struct seg *sg);
 
 /* Client or inspector: attach to an existing endpoint, refusing one whose
- * ownership or permissions are not safe for `mode`. */
+ * ownership or permissions are not safe for `mode`. A client (read-write)
+ * accepts an endpoint owned by its euid, by sg->trusted_uid, or, when mode
+ * shares with group or others, by root. An inspector (readonly) accepts any
+ * owner: it only reads and reports. Both refuse anything but a regular file
+ * with one link. */
 int seg_attach(struct seg *sg, unsigned mode, int readonly);
 void seg_detach(struct seg *sg);
+/* After seg_attach, the header failed validation: why? -EAGAIN if its
+ * server is alive and still writing it, -EPROTO if its server is alive and
+ * had published it (so it is corrupt), -ECONNREFUSED if the server is gone. */
+int seg_invalid_header(const struct seg *sg);
+
+/* The SHM_DIR directory, for listing, opened as every fd of the library is:
+ * close-on-exec and above standard input, output and error. */
+DIR *seg_opendir(void);
 
 /* Remove by hand (shmq rm). */
 int seg_remove(struct seg *sg, unsigned flags);

@@ -19,6 +19,7 @@ void shmq_config_init(shmq_config *cfg)
 		.slots = SHMQ_DEFAULT_SLOTS,
 		.ring_size = SHMQ_DEFAULT_RING_SIZE,
 		.spin_us = SHMQ_DEFAULT_SPIN_US,
+		.trusted_uid = SHMQ_UID_NONE,
 	};
 }
 

@@ -7,8 +7,9 @@
  *  - another uid cannot connect to a 0600 endpoint (-EACCES), nor take it
  *    over or remove it;
  *  - 0660 shares with the group: a client of another uid in the group
- *    connects (and the server sees its uid), one asking 0600 refuses the
- *    looser segment, one outside the group is refused;
+ *    connects if it names the server's uid as trusted (and the server sees
+ *    its uid), not otherwise; one asking 0600 refuses the looser segment,
+ *    one outside the group is refused;
  *  - objects planted by another uid (System V segment, /dev/shm file, lock
  *    file) are refused and left untouched;
  *  - a symlink planted at the endpoint's path is never followed.
@@ -265,21 +266,27 @@ static void test_group(int posix)
 	ep_path(&cfg, path, sizeof(path));
 	CHECK(lstat(path, &st) == 0 && st.st_uid == UID_SRV && st.st_gid == GID_SHARE);
 
-	CHECK_EQ(as_user(UID_CLI, GID_SHARE, do_request, &cfg), 0);
-	shmq_config strict = cfg;
+	/* Opening it is not trusting it: the client names the owner it trusts. */
+	CHECK_EQ(as_user(UID_CLI, GID_SHARE, do_connect, &cfg), -EACCES);
+	shmq_config trusting = cfg;
+	trusting.trusted_uid = UID_SRV;
+	CHECK_EQ(as_user(UID_CLI, GID_SHARE, do_request, &trusting), 0);
+	shmq_config strict = trusting;
 	strict.mode = 0600; /* the segment is looser than this client accepts */
 	CHECK_EQ(as_user(UID_CLI, GID_SHARE, do_connect, &strict), -EACCES);
-	CHECK_EQ(as_user(UID_OUT, GID_OUT, do_connect, &cfg), -EACCES);
-	/* The group may use it, not take it over or remove it. */
+	CHECK_EQ(as_user(UID_OUT, GID_OUT, do_connect, &trusting), -EACCES);
+	/* The group may use it, not take it over or remove it (not theirs:
+	 * refused before its lock is even looked at). */
 	CHECK_EQ(as_user(UID_CLI, GID_SHARE, do_create, &cfg), -EACCES);
-	CHECK_EQ(as_user(UID_CLI, GID_SHARE, do_remove, &cfg), -EADDRINUSE);
-	CHECK_EQ(as_user(UID_CLI, GID_SHARE, do_request, &cfg), 0);
+	CHECK_EQ(as_user(UID_CLI, GID_SHARE, do_remove, &cfg), -EACCES);
+	CHECK_EQ(as_user(UID_CLI, GID_SHARE, do_request, &trusting), 0);
 
 	close(hold[1]);
 	reap_ok(srv, 10000);
 	CHECK(lstat(path, &st) < 0 && errno == ENOENT);
-	printf("perms(%s): 0660 under umask 022 shares with the group (uid %d served, "
-	       "its uid seen); asking 0600 refuses it, another group is refused: -EACCES\n",
+	printf("perms(%s): 0660 under umask 022 shares with the group (uid %d served when it "
+	       "trusts the owner, its uid seen); not trusting the owner, asking 0600 or another "
+	       "group is refused: -EACCES\n",
 	       posix ? "posix" : "sysv", UID_CLI);
 }
 

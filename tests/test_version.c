@@ -102,13 +102,13 @@ static void test_refused(int posix)
 	struct seg_region r0 = h->regions[0];
 	uint32_t nreg = h->region_count;
 	h->regions[0].type = REGION_NONE;
-	CHECK_EQ(try_connect(&cfg), -EAGAIN); /* live server, header not valid (yet) */
+	CHECK_EQ(try_connect(&cfg), -EPROTO); /* a live server, its header complete */
 	h->regions[0] = r0;
 	h->regions[0].stride += SHMQ_PAGE;
-	CHECK_EQ(try_connect(&cfg), -EAGAIN);
+	CHECK_EQ(try_connect(&cfg), -EPROTO);
 	h->regions[0] = r0;
 	h->region_count = SEG_MAX_REGIONS + 1;
-	CHECK_EQ(try_connect(&cfg), -EAGAIN);
+	CHECK_EQ(try_connect(&cfg), -EPROTO);
 	h->region_count = nreg;
 	CHECK_EQ(try_connect(&cfg), 0);
 

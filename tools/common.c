@@ -2,6 +2,7 @@
 #include "common.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +119,66 @@ int parse_spin(const char *s, uint32_t *out)
 	return 0;
 }
 
+int parse_owner(const char *s, uid_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (*s >= '0' && *s <= '9' && !errno && !*end && v < (unsigned long long)(uid_t)-1) {
+		*out = (uid_t)v;
+		return 0;
+	}
+	struct passwd *pw = *s ? getpwnam(s) : NULL;
+	if (pw) {
+		*out = pw->pw_uid;
+		return 0;
+	}
+	char shown[80];
+	escape_str(shown, sizeof(shown), s);
+	errorf("unknown user '%s' for --owner (a user name or a numeric uid)", shown);
+	return -1;
+}
+
+/* The library's rule for POSIX names (seg_address), checked here so that a
+ * bad name is a usage error that says what is allowed. */
+static int name_valid(const char *arg)
+{
+	static const char reserved[] = "shmq.sysv.";
+	const char *n = arg[0] == '/' ? arg + 1 : arg;
+	size_t len = strlen(n);
+	if (len == 0 || len > SHMQ_NAME_MAX || n[0] == '.' ||
+	    !strncmp(n, reserved, sizeof(reserved) - 1))
+		return 0;
+	for (const char *p = n; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
+			return 0;
+	return 1;
+}
+
+void escape_str(char *buf, size_t cap, const char *s)
+{
+	size_t o = 0;
+	if (cap < 8) {
+		if (cap)
+			buf[0] = '\0';
+		return;
+	}
+	for (; *s; s++) {
+		if (o + 4 + 3 + 1 > cap) { /* room for one more, "..." and NUL? */
+			memcpy(buf + o, "...", 3);
+			o += 3;
+			break;
+		}
+		unsigned char ch = (unsigned char)*s;
+		if (ch >= 0x20 && ch < 0x7f && ch != '\\')
+			buf[o++] = (char)ch;
+		else
+			o += (size_t)snprintf(buf + o, 5, "\\x%02x", ch);
+	}
+	buf[o] = '\0';
+}
+
 int endpoint_opt(int c, const char *arg, shmq_config *cfg)
 {
 	switch (c) {
@@ -127,10 +188,12 @@ int endpoint_opt(int c, const char *arg, shmq_config *cfg)
 		cfg->name = NULL;
 		return 1;
 	case 'n':
-		if (!*arg || strlen(arg) > SHMQ_NAME_MAX + 1) {
-			errorf("invalid name '%s' (1..%d characters of A-Z a-z 0-9 . _ -)", arg,
-			       SHMQ_NAME_MAX);
-			exit(2);
+		if (!name_valid(arg)) {
+			char shown[80];
+			escape_str(shown, sizeof(shown), arg);
+			die_usage("invalid name '%s' (1 to %d of A-Z a-z 0-9 . _ -, after an optional "
+				  "'/'; not starting with '.' or 'shmq.sysv.')",
+				  shown, SHMQ_NAME_MAX);
 		}
 		cfg->name = arg;
 		return 1;
@@ -149,7 +212,7 @@ const char *endpoint_str(const shmq_config *cfg)
 	if (cfg->name)
 		snprintf(buf, sizeof(buf), "name %s", cfg->name);
 	else
-		snprintf(buf, sizeof(buf), "key %d", cfg->key);
+		snprintf(buf, sizeof(buf), "key %u", (unsigned)cfg->key); /* never negative */
 	return buf;
 }
 
@@ -164,17 +227,4 @@ void print_escaped(FILE *f, const void *data, size_t len)
 		else
 			fprintf(f, "\\x%02x", p[i]);
 	}
-}
-
-void connect_error(const shmq_config *cfg, int rc)
-{
-	shmq_endpoint_info info;
-	if (rc == -EPROTONOSUPPORT && shmq_inspect(cfg, &info, NULL, 0) == -EPROTONOSUPPORT) {
-		errorf("cannot connect to %s: its server is shmq with segment layout %u.%u%s; "
-		       "this shmq (%s) uses layout %d",
-		       endpoint_str(cfg), info.layout_major, info.layout_minor,
-		       info.layout_major == 1 ? " (shmq 0.1)" : "", shmq_version(), SHMQ_LAYOUT);
-		return;
-	}
-	errorf("cannot connect to %s: %s", endpoint_str(cfg), shmq_strerror(rc));
 }

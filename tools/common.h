@@ -23,16 +23,17 @@ int parse_size(const char *opt, const char *s, unsigned long long *out); /* 64k,
 int parse_key(const char *s, int *out);
 int parse_mode(const char *s, unsigned *out);
 int parse_spin(const char *s, uint32_t *out); /* microseconds or "forever" */
+int parse_owner(const char *s, uid_t *out);   /* a user name or a uid */
+/* s for a one-line message: \xNN for what is not printable, "..." past cap. */
+void escape_str(char *buf, size_t cap, const char *s);
 
 /* Endpoint options common to all subcommands. Returns 1 if handled. */
 #define ENDPOINT_OPTS \
 	{ "key", required_argument, 0, 'k' }, { "name", required_argument, 0, 'n' }, \
 	{ "mode", required_argument, 0, 'm' }, { "help", no_argument, 0, 'h' }
 int endpoint_opt(int c, const char *arg, shmq_config *cfg);
-const char *endpoint_str(const shmq_config *cfg); /* "key 1234" or "name /q" */
-/* One line on stderr for a failed connect, naming both layouts when the
- * endpoint was made by another shmq version. */
-void connect_error(const shmq_config *cfg, int rc);
+/* "key 1234" (unsigned decimal, as typed by default) or "name /q" */
+const char *endpoint_str(const shmq_config *cfg);
 
 /* Write bytes for a human: printable ASCII as is, others as \xNN. */
 void print_escaped(FILE *f, const void *data, size_t len);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* shmq: command-line front end. Every subcommand uses the public API only. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <getopt.h>
 
 #include "common.h"
@@ -26,8 +28,35 @@ static void usage(FILE *f)
 	fprintf(f, "\n'shmq <command> --help' for a command's options; man shmq for more.\n");
 }
 
+/* Started with standard input, output or error closed (shmq server >&-),
+ * the next file we open would become one of them, and what we print would
+ * land in it. The library keeps its own files above 2; this covers
+ * everything else (shmq bench's pipes and sockets, stdio). */
+static int open_stdio(void)
+{
+	for (int fd = 0; fd <= STDERR_FILENO; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0)
+			continue;
+		int null = open("/dev/null", O_RDWR);
+		if (null != fd) {
+			if (null >= 0)
+				close(null);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (open_stdio() < 0) {
+		/* Standard error may be one of those closed: say it if we can. */
+		static const char msg[] = "shmq: cannot open /dev/null for a closed "
+					  "standard input, output or error\n";
+		ssize_t w = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+		(void)w;
+		return 1;
+	}
 	opterr = 0; /* each subcommand reports bad options itself, in one line */
 	if (argc < 2) {
 		usage(stderr);
