@@ -467,20 +467,30 @@ static int link_name(struct seg *sg, int fd)
 	return 0;
 }
 
-/* The System V lock file is named only once it is locked and holds our
- * record: a client never finds it unlocked or empty while we live, so it
- * never takes a starting server for a stale one. Falls back to creating the
- * name at once where O_TMPFILE is not supported. */
-static int sysv_open_new(struct seg *sg, unsigned mode)
+/* A new file for the endpoint, locked: unnamed, to be named once it is
+ * ready for others (link_name); where O_TMPFILE is not supported, created
+ * under its name at once (sg->published). */
+static int new_file(struct seg *sg, unsigned mode)
 {
 	int fd = tmpfile_locked(mode);
 	if (fd == -EOPNOTSUPP) {
 		fd = create_locked(sg, mode);
 		if (fd >= 0)
 			sg->published = 1;
-		return fd;
 	}
-	if (fd < 0)
+	return fd;
+}
+
+/* The System V lock file is named only once it is locked and holds our
+ * record: a client never finds it unlocked or empty while we live, so it
+ * never takes a starting server for a stale one. (The POSIX segment is
+ * named by seg_publish once the server has written the header: a server that
+ * dies before then leaves nothing, and a named POSIX segment without the
+ * magic is never one of ours.) */
+static int sysv_open_new(struct seg *sg, unsigned mode)
+{
+	int fd = new_file(sg, mode);
+	if (fd < 0 || sg->published)
 		return fd;
 	int rc = write_lockinfo(fd, -1, 0);
 	if (rc == 0)
@@ -488,21 +498,6 @@ static int sysv_open_new(struct seg *sg, unsigned mode)
 	if (rc < 0) {
 		close(fd);
 		return rc;
-	}
-	return fd;
-}
-
-/* The POSIX segment: an unnamed file, named by seg_publish once the server
- * has written the header: a server that dies before then leaves nothing,
- * and a named POSIX segment without the magic is never one of ours. Falls
- * back to creating the name at once where O_TMPFILE is not supported. */
-static int posix_open_new(struct seg *sg, unsigned mode)
-{
-	int fd = tmpfile_locked(mode);
-	if (fd == -EOPNOTSUPP) {
-		fd = create_locked(sg, mode);
-		if (fd >= 0)
-			sg->published = 1;
 	}
 	return fd;
 }
@@ -532,7 +527,7 @@ int seg_create(struct seg *sg, size_t size, unsigned mode)
 		int rc = take_over(sg, mode, &li);
 		if (rc < 0)
 			return rc;
-		int fd = sg->backend == SEG_SYSV ? sysv_open_new(sg, mode) : posix_open_new(sg, mode);
+		int fd = sg->backend == SEG_SYSV ? sysv_open_new(sg, mode) : new_file(sg, mode);
 		if (fd == -EADDRINUSE)
 			continue; /* another server was quicker: see whether it lives */
 		if (fd < 0)
