@@ -171,6 +171,10 @@ static int fd_check(int fd, unsigned asked, enum owner_rule rule, uid_t trusted,
 {
 	if (fstat(fd, st) < 0)
 		return -errno;
+	/* Unlinked since we opened it: a new server is replacing a dead one's
+	 * endpoint. Not a question of trust: the caller looks again. */
+	if (st->st_nlink == 0)
+		return -ESTALE;
 	if (!S_ISREG(st->st_mode) || st->st_nlink != 1 || !perm_ok(st->st_mode, asked) ||
 	    !owner_ok(st->st_uid, asked, rule, trusted))
 		return -EACCES;
@@ -361,6 +365,10 @@ static int take_over(struct seg *sg, unsigned mode, struct lockinfo *li)
 			return fd == -ENOENT ? 0 : fd;
 		struct stat st;
 		int rc = fd_check(fd, mode, OWNER_SELF, SHMQ_UID_NONE, &st);
+		if (rc == -ESTALE) {
+			close(fd); /* unlinked meanwhile: look again */
+			continue;
+		}
 		if (rc == 0) {
 			rc = lock_try(fd, 0);
 			if (rc == -EAGAIN)
@@ -588,7 +596,7 @@ static int sysv_attach(struct seg *sg, unsigned mode, int readonly)
 	struct stat st;
 	int rc = fd_check(fd, mode, readonly ? OWNER_ANY : OWNER_TRUSTED, sg->trusted_uid, &st);
 	if (rc < 0)
-		return rc;
+		return rc == -ESTALE ? -EAGAIN : rc; /* being replaced: try again */
 	struct lockinfo li;
 	read_lockinfo(fd, &li);
 	/* Pairs with the fence in seg_publish: having read "ready", we see
@@ -629,7 +637,7 @@ static int posix_attach(struct seg *sg, unsigned mode, int readonly)
 	struct stat st;
 	int rc = fd_check(fd, mode, readonly ? OWNER_ANY : OWNER_TRUSTED, sg->trusted_uid, &st);
 	if (rc < 0)
-		return rc;
+		return rc == -ESTALE ? -EAGAIN : rc; /* being replaced: try again */
 	if (st.st_size < (off_t)layout_slots_offset())
 		return -EPROTO;
 	/* Named only once its header was written (seg_publish). Where the
@@ -696,6 +704,10 @@ int seg_remove(struct seg *sg, unsigned flags)
 	if (fd >= 0) {
 		struct stat st;
 		rc = fd_check(fd, 0777u, OWNER_SELF, SHMQ_UID_NONE, &st);
+		if (rc == -ESTALE) {
+			close(fd);
+			return -ENOENT; /* removed meanwhile by whoever replaced it */
+		}
 		if (rc < 0 && force) {
 			foreign = 1;
 			rc = 0;
