@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Chaos test (the "make soak" of shmq): one server and 8 clients doing
-# checksummed request/reply while a driver SIGKILLs, SIGSTOPs and restarts
-# them; the logs are checked at the end. Prints the totals; exit 0 = no
-# violation.
+# checksummed request/reply (pipelined, answered out of order), one-way
+# messages and flushes while a driver SIGKILLs, SIGSTOPs, stops gracefully
+# and restarts them; the logs are checked at the end. Prints the totals;
+# exit 0 = no violation.
 #   scripts/chaos.sh [seconds] [driver options]   default 60 s; see tests/chaos/main.c
 #   SHMQ_CHAOS_ASAN=1      build with AddressSanitizer + UndefinedBehaviorSanitizer
 #   SHMQ_CHAOS_SELFTEST=1  first prove the checker catches injected faults
@@ -99,6 +100,12 @@ if [ "${SHMQ_CHAOS_SELFTEST:-0}" = 1 ]; then
 		"rss|RSS grew|$calm --seconds 5"
 		"fdleak|file descriptors leaked|$calm"
 		"stray|process left running|$calm"
+		"forget|flushed but never processed|$calm --seconds 1"
+		"wrongreq|reply delivered to the wrong request|$calm --seconds 1"
+		"acceptwrong|acknowledged with the reply to another request|$calm --seconds 1"
+		"latereply|reply to an abandoned request|$calm --seconds 1"
+		"falsetimeout|which says nothing was sent, yet it was processed|$calm --seconds 1"
+		"dropdrain|before the graceful shutdown of server|$calm --seconds 1 --end-order server"
 	)
 	for f in "${faults[@]}"; do
 		IFS='|' read -r name want opts <<<"$f"
@@ -116,7 +123,7 @@ if [ "${SHMQ_CHAOS_SELFTEST:-0}" = 1 ]; then
 	done
 fi
 
-# The logs (about 100 MB per 30 s phase) go to the scratch directory unless
+# The logs (about 160 MB per 30 s phase) go to the scratch directory unless
 # asked for: the failures are described in what the driver prints.
 if [ "${SHMQ_CHAOS_KEEP:-0}" = 1 ]; then
 	logs=$(mktemp -d "${TMPDIR:-/tmp}/shmq-chaos.XXXXXX") || exit 1

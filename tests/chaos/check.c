@@ -1,19 +1,34 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The checker: reads one phase's logs and verifies
- *   - every request a client saw acknowledged was processed exactly once by
- *     the servers, with the same checksum (no request processed twice, and
- *     each client incarnation's requests processed in the order sent);
- *   - a gap a client saw (a reply to a later request, none to an earlier one
- *     sent on the same connection) is explained by a reply the server failed
- *     to send; otherwise a request or a reply was lost;
+ *   - every request or message a client saw answered was processed exactly
+ *     once by the servers, with the same checksum and id (no request
+ *     processed twice, and each client incarnation's requests processed in
+ *     the order sent), and the server did send that answer;
+ *   - every reply answers the request it was returned for: the client
+ *     checks the payload in-process; here, the checksum the reply names must
+ *     be the one the server processed under that sequence number;
+ *   - no reply was lost: when a client received the reply to Y, every reply
+ *     the server had sent it before Y's (same ring, so read first) to a
+ *     request it had abandoned by then must have been discarded and counted
+ *     in the library's late_replies;
+ *   - a call that said nothing was sent (-ETIMEDOUT, -EAGAIN, a failed send)
+ *     sent nothing: the server never processed it;
+ *   - every message a flush said the server took is in the server's log,
+ *     exactly once; the one exception is the message a server was killed
+ *     between receiving and logging (copying receive): at most one per
+ *     SIGKILLed server, the last it took from that connection;
+ *   - after a graceful stop, a flush that failed with -EPIPE had something
+ *     committed after the shutdown began (all before must have been taken);
+ *   - a push gap a client saw (the push to a later message came, none to an
+ *     earlier one) is explained by a push the server failed to send;
  *   - no violation was logged in-process (corruption, misdelivery, unexpected
  *     errors, fd leaks, unexpected deaths, leftovers, strays);
  *   - a call during which its server died failed within CHAOS_DEAD_MS;
  *   - every blocking call returned within its timeout + CHAOS_SLACK_MS, not
  *     counting the time its process was stopped by the driver, nor the time
  *     the whole machine stalled (the driver's watchdog saw nothing run);
- *   - no client went more than STALL_MS without an acknowledgement;
+ *   - no client went more than STALL_MS without an acknowledgement or flush;
  *   - no server's RSS grew by more than the slack after warm-up, nor its fds;
  *   - no System V segment of any server incarnation survived the phase.
  */
@@ -79,6 +94,15 @@ static void sort(void *v, size_t n, size_t size, int (*cmp)(const void *, const 
 
 /* ---- reporting ----------------------------------------------------------- */
 
+/* How a server incarnation ended. */
+struct death {
+	uint64_t t;	   /* SIGKILLed, or done draining (R_EXIT) */
+	uint64_t shutdown; /* graceful: when it called shmq_server_shutdown (0: unknown) */
+	uint32_t inc;
+	int graceful;
+	int32_t pid;
+};
+
 struct ctx {
 	const char *dir;
 	struct check_stats *st;
@@ -91,8 +115,16 @@ struct ctx {
 	struct rec *stalls;
 	size_t nstalls;
 	/* when servers died (SIGKILL) or closed (SIGTERM), sorted */
-	uint64_t *deaths;
+	struct death *deaths;
 	size_t ndeaths, deaths_cap;
+	/* per server incarnation: when it began its shutdown, and flushed
+	 * messages it may have lost by being killed */
+	uint64_t *shutdown_at;
+	uint32_t *killed_losses;
+	uint32_t max_inc;
+	/* per server incarnation: time of its last log record */
+	uint64_t *last_rec;
+	size_t nlast;
 };
 
 static void fail(struct ctx *c, int print, const char *fmt, ...)
@@ -203,7 +235,7 @@ static void check_duration(struct ctx *c, const char *src, const struct rec *r)
 		     r->timeout_ms, err_name(r->rc));
 }
 
-static void add_death(struct ctx *c, uint64_t t)
+static void add_death(struct ctx *c, uint64_t t, uint32_t inc, int graceful, int32_t pid)
 {
 	if (c->ndeaths == c->deaths_cap) {
 		c->deaths_cap = c->deaths_cap ? 2 * c->deaths_cap : 64;
@@ -213,38 +245,45 @@ static void add_death(struct ctx *c, uint64_t t)
 			exit(3);
 		}
 	}
-	c->deaths[c->ndeaths++] = t;
+	c->deaths[c->ndeaths++] = (struct death){t, 0, inc, graceful, pid};
 }
 
-static int cmp_u64(const void *a, const void *b)
+static int cmp_death(const void *a, const void *b)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
+	const struct death *x = a, *y = b;
+	return x->t < y->t ? -1 : x->t > y->t;
+}
+
+/* The server a client that connected at `connected` was connected to: only
+ * one server lives at a time, and the next starts after the last died, so it
+ * is the first to die after `connected`. NULL: it outlived the logs. */
+static const struct death *server_of(const struct ctx *c, uint64_t connected)
+{
+	size_t lo = 0, hi = c->ndeaths;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (c->deaths[mid].t <= connected)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < c->ndeaths ? &c->deaths[lo] : NULL;
 }
 
 /* A client call must fail within CHAOS_DEAD_MS of its server's death
  * (DESIGN.md §5), or of its own start if the server was dead already,
- * however long its timeout. Its server is the one it connected to at
- * `connected`: only one server lives at a time, and the next starts after
- * the last died, so the first death after `connected` is its server's. */
+ * however long its timeout. */
 static void check_dead_server(struct ctx *c, const char *src, const struct rec *r,
 			      uint64_t connected)
 {
 	if (r->timeout_ms == NO_TIMEOUT || r->op == OP_CONNECT || !connected)
 		return;
 	uint64_t t1 = r->t0 + (uint64_t)r->dur_us * 1000;
-	size_t lo = 0, hi = c->ndeaths;
-	while (lo < hi) { /* first death after the connection */
-		size_t mid = (lo + hi) / 2;
-		if (c->deaths[mid] <= connected)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == c->ndeaths || c->deaths[lo] > t1)
+	const struct death *d = server_of(c, connected);
+	if (!d || d->t > t1)
 		return;
-	uint64_t d = c->deaths[lo] > r->t0 ? c->deaths[lo] : r->t0;
-	uint64_t wait = t1 - d - stopped_ns(c, r->pid, d, t1);
+	uint64_t from = d->t > r->t0 ? d->t : r->t0;
+	uint64_t wait = t1 - from - stopped_ns(c, r->pid, from, t1);
 	if (wait / 1000 > c->st->max_dead_us)
 		c->st->max_dead_us = wait / 1000;
 	if (wait > CHAOS_DEAD_MS * 1000000ull)
@@ -261,12 +300,20 @@ static uint64_t req_key(uint32_t cid, uint32_t inc, uint64_t seq)
 	return (uint64_t)cid << 56 | (uint64_t)(inc & 0xffffffu) << 32 | (seq & 0xffffffffu);
 }
 
+#define NO_REPLY UINT64_MAX
+
 struct ent {
 	uint64_t key;
 	uint64_t sum;
-	uint64_t order; /* position in the server's log */
+	uint64_t order;	 /* position in the server's log */
+	uint64_t rorder; /* position of its reply there (R_PROC, or R_REPLY when held
+			  * back); NO_REPLY: none was sent (one-way, or it failed) */
+	uint64_t id;
+	uint32_t conn;
 	uint32_t srv_inc;
 	uint32_t hits; /* acknowledgements matched to it */
+	uint8_t flag;  /* PROC_* */
+	uint8_t flushed;
 };
 
 static int cmp_ent(const void *a, const void *b)
@@ -277,7 +324,8 @@ static int cmp_ent(const void *a, const void *b)
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
-static struct ent *lookup(struct ent *v, size_t n, uint64_t key)
+/* The first entry with key >= key: its index. */
+static size_t lower_bound(const struct ent *v, size_t n, uint64_t key)
 {
 	size_t lo = 0, hi = n;
 	while (lo < hi) {
@@ -287,17 +335,28 @@ static struct ent *lookup(struct ent *v, size_t n, uint64_t key)
 		else
 			hi = mid;
 	}
+	return lo;
+}
+
+static struct ent *lookup(struct ent *v, size_t n, uint64_t key)
+{
+	size_t lo = lower_bound(v, n, key);
 	return lo < n && v[lo].key == key ? &v[lo] : NULL;
 }
 
 struct server_view {
-	struct ent *proc; /* processed requests */
+	struct ent *proc; /* processed requests and messages */
 	size_t nproc;
-	struct ent *nosend; /* requests whose reply the server failed to send */
-	size_t nnosend;
+	struct ent *nopush; /* one-way messages whose push the server failed to send */
+	size_t nnopush;
+	struct ent *later; /* R_REPLY: held-back requests answered, and where */
+	size_t nlater;
+	struct ent *noreply; /* replies that failed */
+	size_t nnoreply;
 };
 
-/* Processed exactly once, and per client incarnation in the order sent. */
+/* Processed exactly once, and per client incarnation in the order sent.
+ * Then each request's reply gets its place in the log. */
 static void check_processed(struct ctx *c, struct server_view *sv)
 {
 	sort(sv->proc, sv->nproc, sizeof(*sv->proc), cmp_ent);
@@ -308,42 +367,149 @@ static void check_processed(struct ctx *c, struct server_view *sv)
 			     "request cid %u inc %u seq %u processed twice (servers #%u, #%u)",
 			     (unsigned)(b->key >> 56), (unsigned)(b->key >> 32) & 0xffffffu,
 			     (unsigned)b->key, a->srv_inc, b->srv_inc);
-		else if ((a->key >> 32) == (b->key >> 32) && a->order > b->order)
+		else if ((a->key >> 32) == (b->key >> 32) && a->conn == b->conn &&
+			 a->order > b->order)
+			/* One connection's ring is FIFO. (A client that reconnects
+			 * may see its old slot drained after the new one is.) */
 			fail(c, 1,
-			     "requests of cid %u inc %u processed out of order (seq %u after %u)",
-			     (unsigned)(b->key >> 56), (unsigned)(b->key >> 32) & 0xffffffu,
+			     "requests of cid %u inc %u conn %u processed out of order (seq %u "
+			     "after %u)",
+			     (unsigned)(b->key >> 56), (unsigned)(b->key >> 32) & 0xffffffu, b->conn,
 			     (unsigned)a->key, (unsigned)b->key);
 	}
-	sort(sv->nosend, sv->nnosend, sizeof(*sv->nosend), cmp_ent);
+	for (size_t i = 0; i < sv->nlater; i++) {
+		struct ent *e = lookup(sv->proc, sv->nproc, sv->later[i].key);
+		if (e && (e->flag & PROC_DEFERRED))
+			e->rorder = sv->later[i].order;
+	}
+	for (size_t i = 0; i < sv->nnoreply; i++) {
+		struct ent *e = lookup(sv->proc, sv->nproc, sv->noreply[i].key);
+		if (e)
+			e->rorder = NO_REPLY;
+	}
+	sort(sv->nopush, sv->nnopush, sizeof(*sv->nopush), cmp_ent);
 	c->st->processed = sv->nproc;
 }
 
 /* ---- clients ------------------------------------------------------------- */
 
-static void check_ack(struct ctx *c, struct server_view *sv, const struct rec *r)
+/* What the checker follows of one client connection. */
+struct client_state {
+	uint32_t inc;
+	uint32_t conn;
+	uint64_t last_ack;
+	uint64_t connected; /* start of the last successful connect */
+	uint64_t abandoned; /* requests abandoned on this connection */
+	uint64_t late;	    /* the library's late_replies, as last logged */
+	int lost_reported;
+	/* where the server's replies to abandoned requests are in its log */
+	uint64_t *ab_rorder;
+	size_t nab, ab_cap;
+};
+
+static void conn_reset(struct ctx *c, struct client_state *cs)
+{
+	c->st->late_replies += cs->late;
+	cs->conn = 0;
+	cs->connected = 0;
+	cs->abandoned = 0;
+	cs->late = 0;
+	cs->nab = 0;
+	cs->lost_reported = 0;
+}
+
+static const char *ackname(const struct rec *r)
+{
+	return r->flag & ACK_PUSH ? "push to seq" : "seq";
+}
+
+static void check_ack(struct ctx *c, struct server_view *sv, struct client_state *cs,
+		      const struct rec *r)
 {
 	struct ent *e = lookup(sv->proc, sv->nproc, req_key(r->cid, r->inc, r->seq));
 	c->st->acked++;
-	c->st->acked_late += r->flag;
+	c->st->acked_late += (r->flag & ACK_LATE) != 0;
+	c->st->pushes += (r->flag & ACK_PUSH) != 0;
+	c->st->ooo_client += (r->flag & ACK_OOO) != 0;
+	if (r->aux < cs->late)
+		fail(c, 1, "client %u inc %u conn %u: late_replies went down from %llu to %u", r->cid,
+		     r->inc, r->conn, (unsigned long long)cs->late, r->aux);
+	cs->late = r->aux;
 	if (!e) {
-		fail(c, 1, "client %u inc %u: seq %llu acknowledged but never processed", r->cid,
-		     r->inc, (unsigned long long)r->seq);
+		fail(c, 1, "client %u inc %u: %s %llu acknowledged but never processed", r->cid,
+		     r->inc, ackname(r), (unsigned long long)r->seq);
 		return;
 	}
 	if (e->sum != r->val)
 		fail(c, 1,
-		     "client %u inc %u: seq %llu acknowledged with checksum %016llx, "
-		     "processed with %016llx",
-		     r->cid, r->inc, (unsigned long long)r->seq, (unsigned long long)r->val,
+		     "client %u inc %u: %s %llu acknowledged with the reply to another request "
+		     "(it names checksum %016llx, seq %llu was processed with %016llx)",
+		     r->cid, r->inc, ackname(r), (unsigned long long)r->seq,
+		     (unsigned long long)r->val, (unsigned long long)r->seq,
 		     (unsigned long long)e->sum);
+	if (r->id && e->id != r->id)
+		fail(c, 1,
+		     "client %u inc %u: seq %llu acknowledged as the reply to id %llu, but was "
+		     "received as id %llu (reply delivered to the wrong request)",
+		     r->cid, r->inc, (unsigned long long)r->seq, (unsigned long long)r->id,
+		     (unsigned long long)e->id);
+	if (e->conn != r->conn)
+		fail(c, 1, "client %u inc %u: seq %llu sent on connection %u, answered on %u",
+		     r->cid, r->inc, (unsigned long long)r->seq, e->conn, r->conn);
 	if (e->hits++)
-		fail(c, 1, "client %u inc %u: seq %llu acknowledged twice", r->cid, r->inc,
-		     (unsigned long long)r->seq);
+		fail(c, 1, "client %u inc %u: %s %llu acknowledged twice", r->cid, r->inc,
+		     ackname(r), (unsigned long long)r->seq);
+	if (r->flag & ACK_PUSH)
+		return;
+	if (e->rorder == NO_REPLY) {
+		fail(c, 1,
+		     "client %u inc %u: seq %llu acknowledged, but the server's reply to it "
+		     "failed or was never sent",
+		     r->cid, r->inc, (unsigned long long)r->seq);
+		return;
+	}
+	/* The replies the server sent this connection before this one were
+	 * read before it: those to requests abandoned by now must have been
+	 * discarded, and counted. */
+	uint64_t need = 0;
+	for (size_t i = 0; i < cs->nab; i++)
+		need += cs->ab_rorder[i] < e->rorder;
+	if (r->aux < need && !cs->lost_reported++)
+		fail(c, 1,
+		     "client %u inc %u conn %u: reply lost: the server answered %llu requests the "
+		     "client had abandoned before it answered seq %llu, yet when that reply came "
+		     "the library had discarded only %u late replies",
+		     r->cid, r->inc, r->conn, (unsigned long long)need, (unsigned long long)r->seq,
+		     r->aux);
 }
 
-/* A request got no reply though a later one did: if it was processed, the
- * server must have failed to send the reply; if it was surely sent (flag),
- * it must have been processed. Otherwise something was lost. */
+static void check_abandon(struct ctx *c, struct server_view *sv, struct client_state *cs,
+			  const struct rec *r)
+{
+	c->st->abandoned++;
+	cs->abandoned++;
+	if (r->aux > cs->late)
+		cs->late = r->aux;
+	struct ent *e = lookup(sv->proc, sv->nproc, req_key(r->cid, r->inc, r->seq));
+	if (!e || e->rorder == NO_REPLY)
+		return;
+	if (e->hits)
+		fail(c, 1, "client %u inc %u: seq %llu abandoned after it was acknowledged", r->cid,
+		     r->inc, (unsigned long long)r->seq);
+	if (cs->nab == cs->ab_cap) {
+		cs->ab_cap = cs->ab_cap ? 2 * cs->ab_cap : 64;
+		cs->ab_rorder = realloc(cs->ab_rorder, cs->ab_cap * sizeof(*cs->ab_rorder));
+		if (!cs->ab_rorder) {
+			fprintf(stderr, "chaos: out of memory\n");
+			exit(3);
+		}
+	}
+	cs->ab_rorder[cs->nab++] = e->rorder;
+}
+
+/* A push gap: the push to a later message came, none to this earlier one
+ * (flag: surely sent). If it was processed, the server must have failed to
+ * send the push; if it was sent, it must have been processed. */
 static void check_gap(struct ctx *c, struct server_view *sv, const struct rec *r)
 {
 	uint64_t key = req_key(r->cid, r->inc, r->seq);
@@ -351,34 +517,118 @@ static void check_gap(struct ctx *c, struct server_view *sv, const struct rec *r
 		if (r->flag)
 			fail(c, 1,
 			     "client %u inc %u: seq %llu sent, never processed, yet seq %llu "
-			     "was answered on the same connection (request lost)",
+			     "was answered on the same connection (message lost)",
 			     r->cid, r->inc, (unsigned long long)r->seq,
 			     (unsigned long long)r->val);
-	} else if (!lookup(sv->nosend, sv->nnosend, key)) {
+	} else if (!lookup(sv->nopush, sv->nnopush, key)) {
 		fail(c, 1,
-		     "client %u inc %u: seq %llu processed and replied to, but the reply "
+		     "client %u inc %u: seq %llu processed and answered, but the push "
 		     "never came while seq %llu's did (reply lost)",
 		     r->cid, r->inc, (unsigned long long)r->seq, (unsigned long long)r->val);
 	}
 }
 
-struct client_state {
-	uint32_t inc;
-	uint64_t last_ack;
-	uint64_t connected; /* start of the last successful connect */
-};
+/* Messages seq first..last of this connection, which a flush said the
+ * server took: each must be in its log, from this connection. */
+static void check_flush(struct ctx *c, struct server_view *sv, struct client_state *cs,
+			const struct rec *r)
+{
+	for (uint64_t seq = r->seq; seq <= r->val && seq - r->seq < 100000; seq++) {
+		uint64_t key = req_key(r->cid, r->inc, seq);
+		c->st->flushed++;
+		size_t at = lower_bound(sv->proc, sv->nproc, key);
+		struct ent *e = at < sv->nproc && sv->proc[at].key == key ? &sv->proc[at] : NULL;
+		if (e) {
+			if (e->conn != r->conn)
+				fail(c, 1,
+				     "client %u inc %u: seq %llu flushed on connection %u, "
+				     "processed from %u",
+				     r->cid, r->inc, (unsigned long long)seq, r->conn, e->conn);
+			if (e->flushed++)
+				fail(c, 1, "client %u inc %u: seq %llu flushed twice", r->cid,
+				     r->inc, (unsigned long long)seq);
+			continue;
+		}
+		/* Not in the log. Excused only if its server was SIGKILLed
+		 * between receiving it (a copying receive hands it over and
+		 * releases it in one call) and logging it: then it was the
+		 * last that server took from this connection, and the only
+		 * message that server lost so (it serves one at a time). The
+		 * note says how long before the kill the server last logged:
+		 * microseconds, when it is that window. */
+		const struct death *d = server_of(c, cs->connected);
+		int later = at < sv->nproc && (sv->proc[at].key >> 32) == (key >> 32) &&
+			    sv->proc[at].conn == r->conn;
+		uint64_t last = d && d->inc < c->nlast ? c->last_rec[d->inc] : 0;
+		if (d && !d->graceful && d->inc <= c->max_inc && !later &&
+		    c->killed_losses[d->inc]++ == 0) {
+			c->st->flushed_killed++;
+			printf("chaos: note: client %u inc %u conn %u: seq %llu flushed (flush "
+			       "returned %.3f ms before the kill), not logged by server #%u, "
+			       "SIGKILLed %.3f ms after its last record: excused once\n",
+			       r->cid, r->inc, r->conn, (unsigned long long)seq,
+			       d->t > r->t0 + (uint64_t)r->dur_us * 1000
+				   ? (double)(d->t - r->t0 - (uint64_t)r->dur_us * 1000) / 1e6
+				   : -1.0,
+			       d->inc, last && d->t > last ? (double)(d->t - last) / 1e6 : -1.0);
+			continue;
+		}
+		fail(c, 1,
+		     "client %u inc %u conn %u: seq %llu flushed but never processed (server #%u, "
+		     "%s)",
+		     r->cid, r->inc, r->conn, (unsigned long long)seq, d ? d->inc : 0,
+		     !d ? "still running" : d->graceful ? "stopped gracefully" : "SIGKILLed");
+	}
+}
+
+/* A failed call that says nothing was sent: the server never saw it. */
+static void check_unsent(struct ctx *c, struct server_view *sv, const struct rec *r)
+{
+	if (r->flag != CALL_UNSENT || !r->seq || r->op == OP_CONNECT || r->op == OP_FLUSH)
+		return;
+	c->st->unsent_checked++;
+	struct ent *e = lookup(sv->proc, sv->nproc, req_key(r->cid, r->inc, r->seq));
+	if (e)
+		fail(c, 1,
+		     "client %u inc %u: seq %llu: %s failed with %s, which says nothing was sent, "
+		     "yet it was processed (server #%u)",
+		     r->cid, r->inc, (unsigned long long)r->seq,
+		     r->op < OP_COUNT ? op_names[r->op] : "?", err_name(r->rc), e->srv_inc);
+}
+
+/* A flush that failed with -EPIPE: if its server stopped gracefully, every
+ * message committed before the shutdown was taken, so something must have
+ * been committed after it. */
+static void check_flush_fail(struct ctx *c, struct client_state *cs, const struct rec *r)
+{
+	if (r->rc != -EPIPE)
+		return;
+	c->st->flush_epipe++;
+	const struct death *d = server_of(c, cs->connected);
+	if (!d || !d->graceful || !d->shutdown)
+		return;
+	c->st->flush_epipe_graceful++;
+	/* val: when the connection's last commit returned (after a fence);
+	 * the margin covers the clocks of two CPUs. */
+	if (r->val && r->val + 100000 < d->shutdown)
+		fail(c, 1,
+		     "client %u inc %u conn %u: flush failed with EPIPE, though all it covered "
+		     "(%u messages) was committed %.3f ms before the graceful shutdown of server "
+		     "#%u began",
+		     r->cid, r->inc, r->conn, r->aux, (double)(d->shutdown - r->val) / 1e6, d->inc);
+}
 
 static void client_rec(struct ctx *c, struct server_view *sv, struct client_state *cs,
 		       const struct rec *r, const char *src)
 {
 	if (r->inc != cs->inc) {
+		conn_reset(c, cs);
 		cs->inc = r->inc;
 		cs->last_ack = 0;
-		cs->connected = 0;
 	}
 	switch (r->type) {
 	case R_ACK:
-		check_ack(c, sv, r);
+		check_ack(c, sv, cs, r);
 		check_duration(c, src, r);
 		check_dead_server(c, src, r, cs->connected);
 		if (cs->last_ack && r->t0 > cs->last_ack &&
@@ -386,23 +636,37 @@ static void client_rec(struct ctx *c, struct server_view *sv, struct client_stat
 			c->st->max_ack_gap_us = (r->t0 - cs->last_ack) / 1000;
 		cs->last_ack = r->t0;
 		break;
+	case R_FLUSH:
+		check_flush(c, sv, cs, r);
+		check_duration(c, src, r);
+		check_dead_server(c, src, r, cs->connected);
+		cs->last_ack = r->t0;
+		break;
+	case R_ABANDON:
+		check_abandon(c, sv, cs, r);
+		break;
 	case R_CALL:
 		check_duration(c, src, r);
 		check_dead_server(c, src, r, cs->connected);
+		check_unsent(c, sv, r);
+		if (r->op == OP_FLUSH)
+			check_flush_fail(c, cs, r);
 		if (r->op == OP_CONNECT) {
 			c->st->connect_fail++;
 			c->st->connect_eproto += r->rc == -EPROTO;
 			c->st->connect_eusers += r->rc == -EUSERS;
 		} else {
-			c->st->timeouts += r->rc == -ETIMEDOUT;
+			c->st->timeouts += r->rc == -ETIMEDOUT || r->rc == -EINPROGRESS;
 			c->st->epipe += r->rc == -EPIPE;
 		}
 		if (r->op < OP_COUNT)
 			c->st->call_errors[r->op]++;
 		break;
 	case R_CONNECT:
+		conn_reset(c, cs);
 		c->st->connects++;
 		cs->connected = r->t0;
+		cs->conn = r->conn;
 		check_duration(c, src, r);
 		break;
 	case R_GAP:
@@ -422,9 +686,11 @@ static void read_clients(struct ctx *c, struct server_view *sv, int nclients)
 		char file[32];
 		snprintf(file, sizeof(file), "client-%d.log", i);
 		struct log l = read_log(c->dir, file);
-		struct client_state cs = {0, 0, 0};
+		struct client_state cs = {0};
 		for (size_t k = 0; k < l.n; k++)
 			client_rec(c, sv, &cs, &l.r[k], file);
+		conn_reset(c, &cs);
+		free(cs.ab_rorder);
 		free(l.r);
 	}
 	if (c->st->max_ack_gap_us > STALL_MS * 1000ull)
@@ -505,33 +771,82 @@ static void push_ent(struct ent **v, size_t *n, size_t *cap, struct ent e)
 	(*v)[(*n)++] = e;
 }
 
+static void note_inc(struct ctx *c, uint32_t inc)
+{
+	if (inc <= c->max_inc)
+		return;
+	uint32_t n = inc + 64;
+	c->shutdown_at = realloc(c->shutdown_at, (n + 1) * sizeof(*c->shutdown_at));
+	c->killed_losses = realloc(c->killed_losses, (n + 1) * sizeof(*c->killed_losses));
+	if (!c->shutdown_at || !c->killed_losses) {
+		fprintf(stderr, "chaos: out of memory\n");
+		exit(3);
+	}
+	for (uint32_t i = c->max_inc ? c->max_inc + 1 : 0; i <= n; i++) {
+		c->shutdown_at[i] = 0;
+		c->killed_losses[i] = 0;
+	}
+	c->max_inc = n;
+}
+
 static void read_server(struct ctx *c, struct server_view *sv, long rss_slack_kb)
 {
 	struct log l = read_log(c->dir, "server.log");
-	size_t cap = 0, cap2 = 0;
+	size_t cap = 0, cap2 = 0, cap3 = 0, cap4 = 0;
 	struct rss_track t = {0};
 	int longest = 0;
 	unsigned create_failures = 0;
 	for (size_t k = 0; k < l.n; k++) {
 		const struct rec *r = &l.r[k];
+		note_inc(c, r->inc);
+		if (r->inc >= c->nlast) {
+			size_t n = r->inc + 64;
+			c->last_rec = realloc(c->last_rec, n * sizeof(*c->last_rec));
+			if (!c->last_rec) {
+				fprintf(stderr, "chaos: out of memory\n");
+				exit(3);
+			}
+			memset(c->last_rec + c->nlast, 0, (n - c->nlast) * sizeof(*c->last_rec));
+			c->nlast = n;
+		}
+		if (r->t0 > c->last_rec[r->inc])
+			c->last_rec[r->inc] = r->t0;
 		if (r->type == R_RSS || r->type == R_START) {
 			if (r->inc != t.inc) {
 				rss_done(c, &t, rss_slack_kb, &longest);
 				t = (struct rss_track){.inc = r->inc};
 			}
 		}
+		uint64_t key = req_key(r->cid, (uint32_t)r->rc, r->seq);
 		switch (r->type) {
-		case R_PROC:
+		case R_PROC: {
+			int now = (r->flag & PROC_REQUEST) && !(r->flag & PROC_DEFERRED);
 			push_ent(&sv->proc, &sv->nproc, &cap,
-				 (struct ent){req_key(r->cid, (uint32_t)r->rc, r->seq), r->val, k,
-					      r->inc, 0});
+				 (struct ent){.key = key,
+					      .sum = r->val,
+					      .order = k,
+					      .rorder = now ? k : NO_REPLY,
+					      .id = r->id,
+					      .conn = r->conn,
+					      .srv_inc = r->inc,
+					      .flag = r->flag});
+			c->st->pipelined += r->op == OP_PIPELINE;
+			break;
+		}
+		case R_REPLY:
+			push_ent(&sv->later, &sv->nlater, &cap3,
+				 (struct ent){.key = key, .order = k, .srv_inc = r->inc});
+			c->st->deferred++;
 			break;
 		case R_CALL:
 			check_duration(c, "server.log", r);
+			key = req_key(r->cid, (uint32_t)r->val, r->seq);
+			if (r->op == OP_SRV_PUSH && r->rc < 0)
+				push_ent(&sv->nopush, &sv->nnopush, &cap2,
+					 (struct ent){.key = key, .order = k, .srv_inc = r->inc});
 			if (r->op == OP_SRV_SEND && r->rc < 0)
-				push_ent(&sv->nosend, &sv->nnosend, &cap2,
-					 (struct ent){req_key(r->cid, (uint32_t)r->val, r->seq), 0,
-						      k, r->inc, 0});
+				push_ent(&sv->noreply, &sv->nnoreply, &cap4,
+					 (struct ent){.key = key, .order = k, .srv_inc = r->inc});
 			if (r->op == OP_CREATE && !create_failures++)
 				printf("chaos: server #%u could not create its endpoint: %s\n",
 				       r->inc, shmq_strerror(r->rc));
@@ -546,8 +861,13 @@ static void read_server(struct ctx *c, struct server_view *sv, long rss_slack_kb
 		case R_VIOL:
 			report_viol(c, "server.log", r, 1);
 			break;
+		case R_SHUTDOWN:
+			c->st->shutdowns++;
+			c->shutdown_at[r->inc] = r->t0;
+			break;
 		case R_EXIT:
-			add_death(c, r->t0); /* it closes the endpoint now */
+			c->st->drained += r->aux;
+			add_death(c, r->t0, r->inc, 1, r->pid); /* it closes the endpoint now */
 			break;
 		default:
 			break;
@@ -583,7 +903,7 @@ static void read_driver(struct ctx *c)
 		} else if (r->type == R_VIOL) {
 			report_viol(c, "driver.log", r, c->print_driver);
 		} else if (r->type == R_KILL && r->seq == ROLE_SERVER && r->rc == SIGKILL) {
-			add_death(c, r->t0);
+			add_death(c, r->t0, r->inc, 0, r->pid);
 		}
 	}
 	sort(l.r, n, sizeof(*l.r), cmp_stop);
@@ -600,10 +920,18 @@ uint64_t check_dir(const char *dir, int nclients, long rss_slack_kb, int print_d
 	struct server_view sv = {0};
 	read_driver(&c);
 	read_server(&c, &sv, rss_slack_kb);
-	sort(c.deaths, c.ndeaths, sizeof(*c.deaths), cmp_u64);
+	sort(c.deaths, c.ndeaths, sizeof(*c.deaths), cmp_death);
+	for (size_t i = 0; i < c.ndeaths; i++)
+		if (c.deaths[i].graceful && c.deaths[i].inc <= c.max_inc)
+			c.deaths[i].shutdown = c.shutdown_at[c.deaths[i].inc];
 	read_clients(&c, &sv, nclients);
 	free(sv.proc);
-	free(sv.nosend);
+	free(sv.nopush);
+	free(sv.later);
+	free(sv.noreply);
+	free(c.shutdown_at);
+	free(c.killed_losses);
+	free(c.last_rec);
 	free(c.stops);
 	free(c.stalls);
 	free(c.deaths);
@@ -625,10 +953,12 @@ int check_main(int argc, char **argv)
 	}
 	struct check_stats st;
 	check_dir(argv[1], (int)nclients, (long)slack, 1, &st);
-	printf("chaos check %s: %llu acknowledged (%llu late), %llu processed, %llu processed "
-	       "but not acknowledged, longest call %.0f ms, violations %llu\n",
-	       argv[1], (unsigned long long)st.acked, (unsigned long long)st.acked_late,
-	       (unsigned long long)st.processed, (unsigned long long)st.unacked_processed,
+	printf("chaos check %s: %llu acknowledged (%llu pushes), %llu processed (%llu "
+	       "pipelined), %llu abandoned, %llu flushed checked, longest call %.0f ms, "
+	       "violations %llu\n",
+	       argv[1], (unsigned long long)st.acked, (unsigned long long)st.pushes,
+	       (unsigned long long)st.processed, (unsigned long long)st.pipelined,
+	       (unsigned long long)st.abandoned, (unsigned long long)st.flushed,
 	       (double)st.max_call_us / 1000.0, (unsigned long long)st.violations);
 	return st.violations ? 1 : 0;
 }

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,11 +18,17 @@ const char *const op_names[OP_COUNT] = {
     [OP_NONE] = "-",
     [OP_CONNECT] = "connect",
     [OP_REQUEST] = "request",
-    [OP_SENDRECV] = "send+recv",
-    [OP_ZEROCOPY] = "reserve+recv_view",
+    [OP_ZEROCOPY] = "reserve_request+recv_reply",
+    [OP_PIPELINE] = "pipelined send_request+recv_reply",
+    [OP_SENDPUSH] = "send+recv push",
+    [OP_SENDFLUSH] = "send one-way",
+    [OP_FLUSH] = "flush",
+    [OP_CANCEL] = "cancel",
     [OP_SRV_RECV] = "server recv",
-    [OP_SRV_SEND] = "server send",
+    [OP_SRV_SEND] = "server reply",
+    [OP_SRV_PUSH] = "server send",
     [OP_CREATE] = "server create",
+    [OP_SHUTDOWN] = "server shutdown",
 };
 
 const char *const viol_names[V_COUNT] = {
@@ -30,7 +37,7 @@ const char *const viol_names[V_COUNT] = {
     [V_MISROUTED] = "request attributed to the wrong client",
     [V_CORRUPT_REP] = "corrupt reply",
     [V_WRONG_CLIENT] = "reply delivered to the wrong client",
-    [V_REPLY_ORDER] = "duplicate, unknown or out-of-order reply",
+    [V_REPLY_ORDER] = "duplicate, unknown or out-of-order push",
     [V_BAD_ERROR] = "unexpected error",
     [V_EINTR] = "-EINTR without a signal handler",
     [V_FD_LEAK] = "file descriptors leaked",
@@ -39,7 +46,23 @@ const char *const viol_names[V_COUNT] = {
     [V_LEFTOVER] = "segment, lock file or /dev/shm entry left behind",
     [V_STRAY_PROC] = "process left running",
     [V_SANITIZER] = "sanitizer report",
+    [V_WRONG_REQUEST] = "reply delivered to the wrong request",
+    [V_ABANDONED_REPLY] = "reply to an abandoned request delivered",
+    [V_REPLY_KIND] = "reply returned as a push, or a push as a reply",
+    [V_LATE_COUNT] =
+	("more late replies than requests abandoned (a reply delivered to the wrong client?)"),
+    [V_STATS] = "client stats or request ids disagree with what it did",
+    [V_DRAIN] = "graceful shutdown misbehaved",
 };
+
+void unblock_term(void)
+{
+	sigset_t term;
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigaddset(&term, SIGINT);
+	sigprocmask(SIG_UNBLOCK, &term, NULL);
+}
 
 int inject(const char *fault)
 {
@@ -81,6 +104,18 @@ const char *err_name(int rc)
 		return "EEXIST";
 	case EACCES:
 		return "EACCES";
+	case ESHUTDOWN:
+		return "ESHUTDOWN";
+	case EINPROGRESS:
+		return "EINPROGRESS";
+	case ENOBUFS:
+		return "ENOBUFS";
+	case EALREADY:
+		return "EALREADY";
+	case EBUSY:
+		return "EBUSY";
+	case EINVAL:
+		return "EINVAL";
 	default:
 		snprintf(buf, sizeof(buf), "%d", rc);
 		return buf;
@@ -179,9 +214,11 @@ uint64_t msg_sum(const void *msg, size_t len)
 	return h;
 }
 
-static uint64_t body_seed(const struct msg_hdr *h, int reply)
+static const uint32_t magics[3] = {MSG_REQ_MAGIC, MSG_REP_MAGIC, MSG_PUSH_MAGIC};
+
+static uint64_t body_seed(const struct msg_hdr *h, int kind)
 {
-	return seed_mix(((uint64_t)h->cid << 40) ^ ((uint64_t)h->inc << 8) ^ (uint64_t)reply,
+	return seed_mix(((uint64_t)h->cid << 40) ^ ((uint64_t)h->inc << 8) ^ (uint64_t)kind,
 			h->seq);
 }
 
@@ -218,30 +255,44 @@ static int body_ok(const unsigned char *p, size_t n, uint64_t seed)
 
 /* Write header h (len set by the caller) and its body into msg, then the
  * checksum over everything. msg may be shared memory (zero-copy send). */
-uint64_t msg_fill(void *msg, const struct msg_hdr *h, int reply)
+uint64_t msg_fill(void *msg, const struct msg_hdr *h, int kind)
 {
 	unsigned char *p = msg;
 	struct msg_hdr hh = *h;
-	hh.magic = reply ? MSG_REP_MAGIC : MSG_REQ_MAGIC;
+	hh.magic = magics[kind];
 	hh.sum = 0;
 	memcpy(p, &hh, sizeof(hh));
-	body_fill(p + sizeof(hh), hh.len - sizeof(hh), body_seed(&hh, reply));
+	body_fill(p + sizeof(hh), hh.len - sizeof(hh), body_seed(&hh, kind));
 	hh.sum = msg_sum(p, hh.len);
 	memcpy(p + offsetof(struct msg_hdr, sum), &hh.sum, sizeof(hh.sum));
 	return hh.sum;
 }
 
-int msg_check(const void *msg, size_t len, int reply, struct msg_hdr *h)
+int msg_check(const void *msg, size_t len, int kind, struct msg_hdr *h)
 {
-	if (len < sizeof(*h))
+	if (len < sizeof(*h)) {
+		memset(h, 0, sizeof(*h));
 		return -1;
+	}
 	memcpy(h, msg, sizeof(*h));
-	if (h->magic != (reply ? MSG_REP_MAGIC : MSG_REQ_MAGIC) || h->len != len)
+	if (h->magic != magics[kind] || h->len != len)
 		return -1;
 	if (msg_sum(msg, len) != h->sum)
 		return -1;
 	const unsigned char *p = msg;
-	return body_ok(p + sizeof(*h), len - sizeof(*h), body_seed(h, reply)) ? 0 : -1;
+	return body_ok(p + sizeof(*h), len - sizeof(*h), body_seed(h, kind)) ? 0 : -1;
+}
+
+int msg_kind(const void *msg, size_t len)
+{
+	uint32_t m;
+	if (len < sizeof(struct msg_hdr))
+		return -1;
+	memcpy(&m, msg, sizeof(m));
+	for (int k = 0; k < 3; k++)
+		if (m == magics[k])
+			return k;
+	return -1;
 }
 
 /* Mostly small messages, some medium, a few up to the largest allowed. */

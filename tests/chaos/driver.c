@@ -7,10 +7,12 @@
  *   - SIGSTOPs clients and the server for 10-300 ms (sometimes 400-900 ms,
  *     longer than a call's timeout) and SIGCONTs them,
  *   - SIGKILLs the server (sometimes while it is still creating its
- *     endpoint) or stops it with SIGTERM, and starts a new one.
+ *     endpoint) or stops it gracefully with SIGTERM (the server then calls
+ *     shmq_server_shutdown and drains before it closes), and starts a new one.
  * At the end of a phase it stops everything gracefully (SIGCONT all, SIGTERM
- * the server, then the clients), checks that nothing is left (segment, lock
- * file, /dev/shm entry, process) and runs the checker on the logs.
+ * the server then the clients, or the clients first: they flush before they
+ * leave), checks that nothing is left (segment, lock file, /dev/shm entry,
+ * process) and runs the checker on the logs.
  *
  * Bounded: the driver leads a process group; every child dies with it
  * (PR_SET_PDEATHSIG); every wait has a deadline; SIGALRM is a hard deadline.
@@ -61,11 +63,13 @@ struct opts {
 	int keep;
 	int calm_server; /* no faults for the server (self-test of the RSS check) */
 	long rss_slack_kb;
+	int end_order; /* phase end: 0 random, 1 server first, 2 clients first */
 };
 
 struct counts {
 	uint64_t client_kills, client_terms, client_starts;
 	uint64_t server_kills, server_terms, server_early_kills, server_starts;
+	uint64_t server_end_terms; /* graceful stops at the end of the phase */
 	uint64_t stops_client, stops_server, stops_long;
 };
 
@@ -81,6 +85,7 @@ struct phase {
 	int nclients;
 	pid_t watchdog;
 	int calm_server;
+	int end_order;
 	int burst;		   /* servers still to kill while they create their endpoint */
 	unsigned printed[V_COUNT]; /* violations printed, per kind */
 	struct ended {		   /* how recent servers ended, for diagnose_endpoint */
@@ -288,7 +293,9 @@ static void exec_role(const struct phase *p, const struct child *c, int ready_fd
 }
 
 /* Children die with the driver, write stderr to the phase's stderr.txt and
- * start with no signal blocked. */
+ * start with only SIGTERM and SIGINT blocked: a role unblocks them once its
+ * handler is in place, so a SIGTERM sent right after the spawn is not fatal
+ * but waits for it (see unblock_term). */
 static void child_setup(const struct phase *p)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -302,9 +309,11 @@ static void child_setup(const struct phase *p)
 		dup2(fd, 2);
 		close(fd);
 	}
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	sigset_t term;
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigaddset(&term, SIGINT);
+	sigprocmask(SIG_SETMASK, &term, NULL);
 	signal(SIGPIPE, SIG_DFL);
 	prctl(PR_SET_TIMERSLACK, 0); /* back to the default */
 }
@@ -588,11 +597,11 @@ static void fault_server(struct phase *p)
 	if (c->pid <= 0 || c->sent)
 		return;
 	uint64_t r = rnd(&p->rng) % 8;
-	if (c->ready && r < 2) {
-		sig(p, c, SIGTERM);
+	if (c->ready && r < 3) {
+		sig(p, c, SIGTERM); /* a graceful stop: shutdown, drain, close */
 		p->k.server_terms++;
 	} else {
-		if (r < 4)
+		if (r < 5)
 			p->burst = 30; /* the next thirty die while creating */
 		sig(p, c, SIGKILL);
 		p->k.server_kills++;
@@ -708,12 +717,22 @@ static void shutdown_phase(struct phase *p)
 	for (int i = 0; i < p->nclients; i++)
 		cont(p, &p->cli[i]);
 	ensure_server(p);
-	stop_gracefully(p, &p->srv);
+	/* Either the server stops first (clients see it drain, and flush),
+	 * or the clients leave first (flushing to a live server). */
+	int server_first = p->end_order ? p->end_order == 1 : (int)(rnd(&p->rng) & 1);
+	if (server_first) {
+		p->k.server_end_terms += p->srv.pid > 0;
+		stop_gracefully(p, &p->srv);
+	}
 	for (int i = 0; i < p->nclients; i++)
 		if (p->cli[i].pid > 0)
 			sig(p, &p->cli[i], SIGTERM);
 	for (int i = 0; i < p->nclients; i++)
 		stop_gracefully(p, &p->cli[i]);
+	if (!server_first) {
+		p->k.server_end_terms += p->srv.pid > 0;
+		stop_gracefully(p, &p->srv);
+	}
 }
 
 /* ---- after the phase: nothing may be left -------------------------------- */
@@ -831,6 +850,7 @@ static void phase_setup(struct phase *p, const struct opts *o, const char *base,
 	p->n = n;
 	p->nclients = o->clients;
 	p->calm_server = o->calm_server;
+	p->end_order = o->end_order;
 	p->rng = seed_mix(o->seed, (uint64_t)n);
 	p->addr.posix = posix;
 	unsigned pid = (unsigned)getpid();
@@ -872,23 +892,24 @@ static void remove_tree(const char *dir);
 
 static void print_phase(const struct phase *p, double secs, const struct check_stats *st)
 {
+	typedef unsigned long long ull;
 	char where[96];
 	if (p->addr.posix)
 		snprintf(where, sizeof(where), "posix /%s", p->addr.name);
 	else
 		snprintf(where, sizeof(where), "sysv key 0x%08x", (unsigned)p->addr.key);
-	printf("chaos: phase %d (%s): %.1f s, %llu acknowledged (%llu late), "
-	       "%llu processed, client kills %llu + %llu SIGTERM, server kills %llu (%llu while "
-	       "creating) + "
-	       "%llu SIGTERM, server starts %llu, stops %llu clients + %llu server (%llu long), "
-	       "violations %llu\n",
-	       p->n, where, secs, (unsigned long long)st->acked, (unsigned long long)st->acked_late,
-	       (unsigned long long)st->processed, (unsigned long long)p->k.client_kills,
-	       (unsigned long long)p->k.client_terms, (unsigned long long)p->k.server_kills,
-	       (unsigned long long)p->k.server_early_kills, (unsigned long long)p->k.server_terms,
-	       (unsigned long long)p->k.server_starts, (unsigned long long)p->k.stops_client,
-	       (unsigned long long)p->k.stops_server, (unsigned long long)p->k.stops_long,
-	       (unsigned long long)st->violations);
+	printf("chaos: phase %d (%s): %.1f s, %llu acknowledged (%llu pushes, %llu late), "
+	       "%llu processed (%llu pipelined, %llu answered out of order), %llu abandoned, "
+	       "%llu flushed checked, client kills %llu + %llu SIGTERM, server kills %llu (%llu "
+	       "while creating) + %llu graceful stops, server starts %llu, stops %llu clients + "
+	       "%llu server (%llu long), violations %llu\n",
+	       p->n, where, secs, (ull)st->acked, (ull)st->pushes, (ull)st->acked_late,
+	       (ull)st->processed, (ull)st->pipelined, (ull)st->deferred, (ull)st->abandoned,
+	       (ull)st->flushed, (ull)p->k.client_kills, (ull)p->k.client_terms,
+	       (ull)p->k.server_kills, (ull)p->k.server_early_kills,
+	       (ull)(p->k.server_terms + p->k.server_end_terms), (ull)p->k.server_starts,
+	       (ull)p->k.stops_client, (ull)p->k.stops_server, (ull)p->k.stops_long,
+	       (ull)st->violations);
 }
 
 struct totals {
@@ -908,6 +929,7 @@ static void add_totals(struct totals *t, const struct phase *p, const struct che
 	t->k.client_starts += p->k.client_starts;
 	t->k.server_kills += p->k.server_kills;
 	t->k.server_terms += p->k.server_terms;
+	t->k.server_end_terms += p->k.server_end_terms;
 	t->k.server_early_kills += p->k.server_early_kills;
 	t->k.server_starts += p->k.server_starts;
 	t->k.stops_client += p->k.stops_client;
@@ -916,6 +938,20 @@ static void add_totals(struct totals *t, const struct phase *p, const struct che
 	t->st.acked += st->acked;
 	t->st.acked_late += st->acked_late;
 	t->st.processed += st->processed;
+	t->st.unacked_processed += st->unacked_processed;
+	t->st.pushes += st->pushes;
+	t->st.pipelined += st->pipelined;
+	t->st.ooo_client += st->ooo_client;
+	t->st.deferred += st->deferred;
+	t->st.abandoned += st->abandoned;
+	t->st.late_replies += st->late_replies;
+	t->st.flushed += st->flushed;
+	t->st.flushed_killed += st->flushed_killed;
+	t->st.flush_epipe += st->flush_epipe;
+	t->st.flush_epipe_graceful += st->flush_epipe_graceful;
+	t->st.shutdowns += st->shutdowns;
+	t->st.drained += st->drained;
+	t->st.unsent_checked += st->unsent_checked;
 	t->st.timeouts += st->timeouts;
 	t->st.epipe += st->epipe;
 	t->st.connects += st->connects;
@@ -981,7 +1017,8 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: chaos driver [--seconds N] [--clients N] "
 			"[--backend alt|sysv|posix] [--seed S] [--dir D] [--keep] "
-			"[--phase-seconds N] [--rss-slack-kb N] [--calm-server]\n");
+			"[--phase-seconds N] [--rss-slack-kb N] [--calm-server] "
+			"[--end-order random|server|clients]\n");
 	exit(2);
 }
 
@@ -1020,6 +1057,9 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			o->rss_slack_kb = (long)n;
 		else if (!strcmp(a, "--dir"))
 			o->dir = v;
+		else if (!strcmp(a, "--end-order") &&
+			 (!strcmp(v, "random") || !strcmp(v, "server") || !strcmp(v, "clients")))
+			o->end_order = !strcmp(v, "server") ? 1 : !strcmp(v, "clients") ? 2 : 0;
 		else if (!strcmp(a, "--backend") &&
 			 (!strcmp(v, "alt") || !strcmp(v, "sysv") || !strcmp(v, "posix")))
 			o->backend = v;
@@ -1034,15 +1074,31 @@ static void print_totals(const struct totals *t, const char *base, uint64_t seed
 	const struct counts *k = &t->k;
 	const struct check_stats *st = &t->st;
 	printf("chaos: TOTAL %.1f s in %d phases, seed %llu\n", t->secs, t->phases, (ull)seed);
-	printf("chaos:   requests: %llu acknowledged (%llu late), %llu processed\n", (ull)st->acked,
-	       (ull)st->acked_late, (ull)st->processed);
+	printf("chaos:   requests: %llu acknowledged (%llu of them pushes, %llu late pushes), "
+	       "%llu processed (%llu not acknowledged: one-way, abandoned, or cut short)\n",
+	       (ull)st->acked, (ull)st->pushes, (ull)st->acked_late, (ull)st->processed,
+	       (ull)st->unacked_processed);
+	printf("chaos:   pipelined requests %llu; answered out of order: %llu held back by the "
+	       "server, %llu seen by clients with SHMQ_ANY_REQUEST\n",
+	       (ull)st->pipelined, (ull)st->deferred, (ull)st->ooo_client);
+	printf("chaos:   abandoned requests %llu (late replies discarded by the library %llu); "
+	       "failed calls checked to have sent nothing %llu\n",
+	       (ull)st->abandoned, (ull)st->late_replies, (ull)st->unsent_checked);
+	printf("chaos:   flushed messages checked %llu (%llu excused: taken by a server SIGKILLed "
+	       "before it logged them); flushes that got EPIPE %llu (%llu after a graceful stop)\n",
+	       (ull)st->flushed, (ull)st->flushed_killed, (ull)st->flush_epipe,
+	       (ull)st->flush_epipe_graceful);
+	printf("chaos:   graceful stops %llu (%llu mid-phase, %llu at a phase's end; %llu "
+	       "shutdowns logged), %llu messages received while draining\n",
+	       (ull)(k->server_terms + k->server_end_terms), (ull)k->server_terms,
+	       (ull)k->server_end_terms, (ull)st->shutdowns, (ull)st->drained);
 	printf("chaos:   clients: %llu SIGKILLed, %llu SIGTERMed, %llu started; %llu connects, "
 	       "%llu refused (%llu EPROTO, %llu EUSERS); %llu call timeouts, %llu EPIPE\n",
 	       (ull)k->client_kills, (ull)k->client_terms, (ull)k->client_starts, (ull)st->connects,
 	       (ull)st->connect_fail, (ull)st->connect_eproto, (ull)st->connect_eusers,
 	       (ull)st->timeouts, (ull)st->epipe);
 	printf("chaos:   servers: %llu SIGKILLed (%llu while creating the endpoint), %llu "
-	       "SIGTERMed, %llu started\n",
+	       "SIGTERMed mid-phase, %llu started\n",
 	       (ull)k->server_kills, (ull)k->server_early_kills, (ull)k->server_terms,
 	       (ull)k->server_starts);
 	printf("chaos:   stops: %llu (%llu of clients, %llu of servers; %llu longer than a "

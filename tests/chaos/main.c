@@ -3,7 +3,8 @@
  * chaos ROLE [options]
  *   chaos driver [--seconds N] [--clients N] [--backend alt|sysv|posix]
  *                [--seed S] [--dir D] [--keep] [--phase-seconds N]
- *                [--rss-slack-kb N]
+ *                [--rss-slack-kb N] [--calm-server]
+ *                [--end-order random|server|clients]   who stops first at a phase's end
  *   chaos check DIR [--clients N] [--rss-slack-kb N]
  *   chaos server|client ...   (spawned by the driver; see parse_role_args)
  * Exit status: 0 no violation, 1 violations, 2 usage, 3 setup failure.
