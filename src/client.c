@@ -235,9 +235,14 @@ static int claim_slot(shmq_client *c)
 		if (atomic_compare_exchange_strong_explicit(&ctl->state, &expect, SLOT_CLAIMED,
 							    memory_order_acq_rel,
 							    memory_order_relaxed)) {
-			c->slot = i;
-			c->ctl = ctl;
-			return 0;
+			/* FREE, but written by a client rather than by a reset if
+			 * the server still holds the gate: not ours to take. */
+			if (lock_held(fd, slot_gate_byte(i)) == 0) {
+				c->slot = i;
+				c->ctl = ctl;
+				return 0;
+			}
+			store_release(&ctl->state, SLOT_FREE);
 		}
 		lock_drop(fd, slot_lock_byte(i));
 	}
@@ -294,6 +299,11 @@ int shmq_client_connect(shmq_client **out, const shmq_config *cfg)
 	store_relaxed(&c->ctl->pid, (int32_t)getpid());
 	store_relaxed(&c->ctl->uid, (uint32_t)geteuid());
 	store_relaxed(&c->ctl->cli_ev.never_sleeps, c->spin_us == SHMQ_SPIN_FOREVER);
+	/* A claimer that left before the server ever served it may have left
+	 * records behind: neither ring may hold any for us. (The server starts
+	 * serving the slot only after our CONNECTED below.) */
+	ring_format(slot_req_data(c->ctl), c->g.ring_size, 0);
+	ring_format(slot_rep_data(c->ctl, &c->g), c->g.ring_size, 0);
 	ring_init(&c->req, &c->ctl->req, slot_req_data(c->ctl), c->g.ring_size, 0);
 	ring_init(&c->rep, &c->ctl->rep, slot_rep_data(c->ctl, &c->g), c->g.ring_size, 0);
 	c->sleeper = event_sleeper(&c->ctl->cli_ev);

@@ -28,4 +28,13 @@ static inline off_t slot_lock_byte(uint32_t i)
 	return (off_t)i + 1;
 }
 
+/* The gate of slot i: held by the server from the moment it serves the slot
+ * until it has reset it. A claimer skips a slot whose gate is held, so a
+ * client that writes SLOT_FREE into its own slot and leaves cannot hand the
+ * slot (and memory the server may still be reading) to the next client. */
+static inline off_t slot_gate_byte(uint32_t i)
+{
+	return (off_t)SHMQ_MAX_SLOTS + 1 + i;
+}
+
 #endif

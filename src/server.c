@@ -46,6 +46,9 @@ struct shmq_server {
 	int armed;         /* about to sleep: the clients' srv.waiting flags are set */
 	uint64_t next_check_ns;
 	uint64_t next_rescan_ns;
+	pid_t pid;
+	uint64_t epoch;
+	uint64_t rescan_at; /* a rescan put off: sleep no later than this */
 	int view_slot; /* slot of the view handed out, -1 if none */
 	int retry_slot; /* slot whose message did not fit the caller's buffer */
 	int resv_slot; /* slot of the open reservation, -1 if none */
@@ -54,6 +57,7 @@ struct shmq_server {
 };
 
 static void srv_arm(void *arg, uint32_t on);
+static void header_write(shmq_server *s);
 
 #define CHECK_INTERVAL_NS (SHMQ_WAIT_SLICE_MS * 1000000ull)
 /* A client may bump conn_seq as often as it likes; we rescan every slot at
@@ -116,12 +120,19 @@ static void slot_reset(shmq_server *s, uint32_t i)
 	/* Pairs with the client's acquire CAS on state in claim_slot: a client
 	 * that claims the slot sees it reset. */
 	store_release(&c->state, SLOT_FREE);
+	/* Only now may a claimer have it (the client checks the gate after
+	 * its CAS, so it sees FREE written before the gate opened). */
+	lock_drop(s->seg.lock_fd, slot_gate_byte(i));
 }
 
 static void slot_activate(shmq_server *s, uint32_t i)
 {
 	struct srv_slot *sl = &s->slots[i];
 	uint32_t r = s->g.ring_size;
+	/* Closed to claimers until slot_reset. If a hostile process holds the
+	 * byte itself, the slot is merely unclaimable for others: no worse
+	 * than its holding the slot's own lock. */
+	lock_try(s->seg.lock_fd, slot_gate_byte(i));
 	/* Both sides start their rings at 0 after a reset; we use our own
 	 * zero, not what is in the segment now. */
 	ring_init(&sl->req, &sl->ctl->req, slot_req_data(sl->ctl), r, 0);
@@ -201,10 +212,13 @@ static void rescan(shmq_server *s)
 	}
 }
 
-/* Periodic: find clients that died without saying so. */
+/* Periodic: find clients that died without saying so; restore the header. */
 static void housekeeping(shmq_server *s)
 {
 	int fd = s->seg.lock_fd;
+	header_write(s);
+	store_relaxed(&s->hdr->state, s->ep_state);
+	store_release(&s->hdr->magic, SHMQ_MAGIC);
 	rescan(s);
 	for (uint32_t i = 0; i < s->g.slots; i++) {
 		struct srv_slot *sl = &s->slots[i];
@@ -258,11 +272,12 @@ static int config_check(const shmq_config *cfg)
 	return 0;
 }
 
-static void server_init(shmq_server *s, const shmq_config *cfg)
+/* What the header says of the endpoint, from our private copy: at creation,
+ * and again at every housekeeping, so that a process that scribbles on it
+ * keeps new clients out for 100 ms at most. */
+static void header_write(shmq_server *s)
 {
 	struct seg_header *h = s->hdr;
-	/* Touch every page now, so no first-touch fault lands on the hot path. */
-	memset(s->seg.base, 0, s->seg.size);
 	h->layout_major = SHMQ_LAYOUT_MAJOR;
 	h->layout_minor = SHMQ_LAYOUT_MINOR;
 	h->total_size = s->g.total;
@@ -277,12 +292,20 @@ static void server_init(shmq_server *s, const shmq_config *cfg)
 		.count = s->g.slots,
 		.param = s->g.ring_size,
 	};
-	h->server_pid = getpid();
+	h->server_pid = s->pid;
 	h->server_uid = geteuid();
-	uint64_t epoch = 0;
-	if (getrandom(&epoch, sizeof(epoch), GRND_NONBLOCK) != sizeof(epoch))
-		epoch = shmq__now_ns() ^ ((uint64_t)getpid() << 32);
-	h->epoch = epoch;
+	h->epoch = s->epoch;
+}
+
+static void server_init(shmq_server *s, const shmq_config *cfg)
+{
+	struct seg_header *h = s->hdr;
+	/* Touch every page now, so no first-touch fault lands on the hot path. */
+	memset(s->seg.base, 0, s->seg.size);
+	s->pid = getpid();
+	if (getrandom(&s->epoch, sizeof(s->epoch), GRND_NONBLOCK) != sizeof(s->epoch))
+		s->epoch = shmq__now_ns() ^ ((uint64_t)s->pid << 32);
+	header_write(s);
 	for (uint32_t i = 0; i < s->g.slots; i++) {
 		s->slots[i].ctl = slot_ctl(s->seg.base, &s->g, i);
 		s->slots[i].gen = 0;
@@ -331,7 +354,7 @@ int shmq_server_create(shmq_server **out, const shmq_config *cfg)
 		goto fail;
 	}
 	s->next_check_ns = shmq__now_ns() + CHECK_INTERVAL_NS;
-	s->sleeper = (struct sleeper){ &s->hdr->srv_seq, srv_arm, s };
+	s->sleeper = (struct sleeper){ &s->hdr->srv_seq, srv_arm, s, &s->rescan_at };
 	*out = s;
 	return 0;
 fail:
@@ -405,22 +428,34 @@ static void srv_arm(void *arg, uint32_t on)
 {
 	shmq_server *s = arg;
 	s->armed = (int)on;
-	for (uint32_t k = 0; k < s->nactive; k++)
-		store_relaxed(&s->slots[s->active[k]].ctl->srv.waiting, on);
+	if (!on)
+		s->rescan_at = 0;
+	/* Each round of a sleep arms again (a woken server re-arms): write
+	 * only the flags a client cleared, so a storm of spurious wake-ups
+	 * does not keep every client's line bouncing. */
+	for (uint32_t k = 0; k < s->nactive; k++) {
+		_Atomic uint32_t *w = &s->slots[s->active[k]].ctl->srv.waiting;
+		if (load_relaxed(w) != on)
+			store_relaxed(w, on);
+	}
 }
 
-/* Follow conn_seq if it moved, at most once per RESCAN_GAP_NS unless we are
- * about to sleep. Returns 1 if it rescanned. */
+/* Follow conn_seq if it moved, at most once per RESCAN_GAP_NS: a client
+ * bumping it in a loop costs us one scan of the slots a millisecond. A
+ * rescan put off while we are about to sleep caps that sleep (rescan_at),
+ * so a new client waits a millisecond at most. Returns 1 if it rescanned. */
 static int maybe_rescan(shmq_server *s)
 {
 	if (load_relaxed(&s->hdr->conn_seq) == s->conn_seen)
 		return 0;
-	if (!s->armed) {
-		uint64_t now = shmq__now_ns();
-		if (now < s->next_rescan_ns)
-			return 0;
-		s->next_rescan_ns = now + RESCAN_GAP_NS;
+	uint64_t now = shmq__now_ns();
+	if (now < s->next_rescan_ns) {
+		if (s->armed)
+			s->rescan_at = s->next_rescan_ns;
+		return 0;
 	}
+	s->next_rescan_ns = now + RESCAN_GAP_NS;
+	s->rescan_at = 0;
 	rescan(s);
 	return 1;
 }

@@ -111,6 +111,10 @@ int shmq__wait(const struct sleeper *sl, shmq_poll_fn poll, shmq_check_fn check,
 		uint64_t slice = (uint64_t)SHMQ_WAIT_SLICE_MS * 1000000ull;
 		if (deadline - now < slice)
 			slice = deadline - now;
+		/* Only a time still ahead counts: the poll above has just done
+		 * whatever was due. */
+		if (sl->wake_at && *sl->wake_at > now && *sl->wake_at - now < slice)
+			slice = *sl->wake_at - now;
 		int w = futex_wait(sl->seq, seq, slice);
 		if (w == -EINTR) {
 			rc = -EINTR;

@@ -91,18 +91,21 @@ static inline void server_ring(_Atomic uint32_t *srv_seq)
 }
 
 /* What a waiter sleeps on: the futex word, and how to say that it sleeps
- * (arm(arg, 1)) or no longer does (arm(arg, 0)). */
+ * (arm(arg, 1)) or no longer does (arm(arg, 0)). wake_at, if not NULL and
+ * not 0, is a CLOCK_MONOTONIC time the owner needs to be awake by (poll or
+ * arm may set it). */
 struct sleeper {
 	_Atomic uint32_t *seq;
 	void (*arm)(void *arg, uint32_t on);
 	void *arg;
+	const uint64_t *wake_at;
 };
 
 /* For a client: the flag is in the event beside its word. */
 void shmq__event_arm(void *ev, uint32_t on);
 static inline struct sleeper event_sleeper(struct event *ev)
 {
-	return (struct sleeper){ &ev->seq, shmq__event_arm, ev };
+	return (struct sleeper){ &ev->seq, shmq__event_arm, ev, NULL };
 }
 
 /* The condition: returns -EAGAIN while not ready; anything else ends the
