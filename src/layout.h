@@ -18,9 +18,11 @@
  * Who writes what. Every field a peer can write is untrusted: each side
  * keeps its own copy of geometry and indices in private memory and validates
  * what it reads. What the server decides for a client lives in that client's
- * slot (slot_ctl.srv), which the server rewrites and no other client can
- * reach, so a process that scribbles on the header or on its own slot
- * cannot change how the server treats the other clients.
+ * slot (slot_ctl.srv), which the server rewrites and which each client alone
+ * reads, so a process that scribbles on the header or on its own slot cannot
+ * change how the server treats the other clients. (Every client still maps
+ * the whole segment, so a hostile one can write into another's slot: only
+ * per-client memory would stop that.)
  */
 #ifndef SHMQ_LAYOUT_H
 #define SHMQ_LAYOUT_H
