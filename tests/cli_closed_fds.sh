@@ -13,71 +13,19 @@
 # shellcheck disable=SC2015 # "A && B || fail": fail unless both hold
 set -u
 
-SHMQ=${1:?usage: cli_closed_fds.sh path/to/shmq}
-[ -x "$SHMQ" ] || { echo "FAIL: '$SHMQ' is not an executable" >&2; exit 1; }
+# shellcheck source-path=SCRIPTDIR source=lib/cli.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/cli.sh" || exit 1
+cli_tool "$@"
 
-TMP=$(mktemp -d /tmp/shmq-cli-fds.XXXXXX) || exit 1
-K=$(printf '0x%08x' $((0x5c000000 | (($$ & 0xffff) << 4))))
+cli_tmp fds
+K=$(pid_key 0x5c000000)
 N=shmq-cli-fds-$$
-PIDS=()
+CLEAN_KEYS+=("$K")
+CLEAN_NAMES+=("$N")
 
-cleanup() {
-	for p in "${PIDS[@]}"; do
-		kill -9 "$p" 2>/dev/null
-	done
-	wait 2>/dev/null
-	"$SHMQ" rm --force --key "$K" >/dev/null 2>&1
-	"$SHMQ" rm --force --name "$N" >/dev/null 2>&1
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-fail() {
-	echo "FAIL: $*" >&2
-	for f in "$TMP"/*; do
-		[ -s "$f" ] || continue
-		echo "--- $(basename "$f"):" >&2
-		head -c 2000 "$f" | cat -v | head -n 20 >&2
-	done
-	exit 1
-}
-
-now_ms() { date +%s%3N; }
-
-state_of() { # ENDPOINT-OPTIONS...
-	local out
-	out=$("$SHMQ" stat "$@" 2>/dev/null) || { echo none; return; }
-	awk 'NR == 2 { print $2 }' <<<"$out"
-}
-
-wait_live() { # PID ENDPOINT-OPTIONS...
-	local pid=$1 end=$(($(now_ms) + 5000))
-	shift
-	while [ "$(state_of "$@")" != live ]; do
-		kill -0 "$pid" 2>/dev/null || fail "server $* exited before it was live"
-		[ "$(now_ms)" -lt "$end" ] || fail "endpoint $* not live after 5 s"
-		sleep 0.02
-	done
-}
-
-wait_gone() { # PID
-	local end=$(($(now_ms) + 5000))
-	while kill -0 "$1" 2>/dev/null; do
-		[ "$(now_ms)" -lt "$end" ] || fail "process $1 still running after 5 s"
-		sleep 0.01
-	done
-	wait "$1"
-	STATUS=$?
-}
-
-# The file the endpoint keeps in /dev/shm.
-ep_file() { # ENDPOINT-OPTIONS...
-	if [ "$1" = --key ]; then
-		printf '/dev/shm/shmq.sysv.0x%08x.lock' "$2"
-	else
-		printf '/dev/shm/%s' "$2"
-	fi
+# What went where may be binary (a record, a header): shown as cat -v does.
+fail_show() { # FILE
+	head -c 2000 "$1" | cat -v | head -n "$FAIL_LINES"
 }
 
 # A client that sends LINE as a request and must get it back.
@@ -100,7 +48,7 @@ for ep in "--key $K" "--name $N"; do
 	"$SHMQ" server "$@" >&- 2>&- &
 	SRV=$!
 	PIDS+=("$SRV")
-	wait_live "$SRV" "$@"
+	wait_live "$SRV" "$@" || fail "server $* exited before it was live"
 	if grep -qa 'Server' "$f"; then
 		fail "$ep: the server's banner is in $f"
 	fi
@@ -113,7 +61,7 @@ for ep in "--key $K" "--name $N"; do
 	grep -qa 'Client' "$f" && fail "$ep: the client's greeting is in $f"
 	request_ok "$ep: after 'shmq client >&-'" again "$@"
 	kill -TERM "$SRV"
-	wait_gone "$SRV"
+	wait_exit "$SRV"
 	[ "$STATUS" -eq 0 ] || fail "$ep: server exit status $STATUS"
 	[ ! -e "$f" ] || fail "$ep: $f left behind"
 
@@ -121,13 +69,13 @@ for ep in "--key $K" "--name $N"; do
 	"$SHMQ" server "$@" >"$TMP/srv.out" 2>"$TMP/srv.err" &
 	SRV=$!
 	PIDS+=("$SRV")
-	wait_live "$SRV" "$@"
+	wait_live "$SRV" "$@" || fail "server $* exited before it was live"
 	"$SHMQ" client "$@" <&- >"$TMP/cli.out" 2>"$TMP/cli.err"
 	STATUS=$?
 	[ "$STATUS" -eq 0 ] || fail "$ep: 'shmq client <&-': exit status $STATUS"
 	printf 'exit\n' | "$SHMQ" client "$@" >/dev/null 2>"$TMP/cli.err" ||
 		fail "$ep: the client after 'shmq client <&-' failed"
-	wait_gone "$SRV"
+	wait_exit "$SRV"
 	[ "$STATUS" -eq 0 ] || fail "$ep: server exit status $STATUS"
 	got=$(grep -ac '^Server received: ' "$TMP/srv.out")
 	[ "$got" -eq 1 ] && grep -qxF 'Server received: exit' "$TMP/srv.out" ||

@@ -12,8 +12,9 @@
 # shellcheck disable=SC2015 # "A && B || fail": fail unless both hold
 set -u
 
-SHMQ=${1:?usage: cli_owner.sh path/to/shmq}
-[ -x "$SHMQ" ] || { echo "FAIL: '$SHMQ' is not an executable" >&2; exit 1; }
+# shellcheck source-path=SCRIPTDIR source=lib/cli.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/cli.sh" || exit 1
+cli_tool "$@"
 [ "$(id -u)" = 0 ] || { echo "SKIP: not root" >&2; exit 77; }
 command -v setpriv >/dev/null || { echo "SKIP: setpriv not found" >&2; exit 77; }
 AS_NOBODY=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
@@ -21,40 +22,11 @@ AS_NOBODY=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
 	{ echo "SKIP: nobody cannot run $SHMQ" >&2; exit 77; }
 NOBODY_UID=$(id -u nobody)
 
-TMP=$(mktemp -d /tmp/shmq-cli-owner.XXXXXX) || exit 1
-K=$(printf '0x%08x' $((0x5a000000 | (($$ & 0xffff) << 4))))
+cli_tmp owner
+K=$(pid_key 0x5a000000)
 N=shmq-cli-owner-$$
-PIDS=()
-
-cleanup() {
-	for p in "${PIDS[@]}"; do
-		kill -9 "$p" 2>/dev/null
-	done
-	wait 2>/dev/null
-	"$SHMQ" rm --force --key "$K" >/dev/null 2>&1
-	"$SHMQ" rm --force --name "$N" >/dev/null 2>&1
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-fail() {
-	echo "FAIL: $*" >&2
-	for f in "$TMP"/*; do
-		[ -s "$f" ] || continue
-		echo "--- $(basename "$f"):" >&2
-		head -n 20 "$f" >&2
-	done
-	exit 1
-}
-
-now_ms() { date +%s%3N; }
-
-state_of() { # ENDPOINT-OPTIONS...
-	local out
-	out=$("$SHMQ" stat "$@" 2>/dev/null) || { echo none; return; }
-	awk 'NR == 2 { print $2 }' <<<"$out"
-}
+CLEAN_KEYS+=("$K")
+CLEAN_NAMES+=("$N")
 
 client() { # INPUT CLIENT-OPTIONS...: STATUS, cli.out, cli.err
 	local input=$1
@@ -69,12 +41,7 @@ for ep in "--key $K" "--name $N"; do
 	"${AS_NOBODY[@]}" "$SHMQ" server "$@" --mode 0660 >"$TMP/srv.out" 2>"$TMP/srv.err" &
 	SRV=$!
 	PIDS+=("$SRV")
-	end=$(($(now_ms) + 5000))
-	while [ "$(state_of "$@")" != live ]; do
-		kill -0 "$SRV" 2>/dev/null || fail "$ep: nobody's server exited"
-		[ "$(now_ms)" -lt "$end" ] || fail "$ep: nobody's server not live after 5 s"
-		sleep 0.02
-	done
+	wait_live "$SRV" "$@" || fail "$ep: nobody's server exited"
 
 	client $'secret\n' "$@" --mode 0660
 	[ "$STATUS" -eq 1 ] || fail "$ep: root's client used nobody's endpoint (exit $STATUS)"
@@ -93,12 +60,8 @@ for ep in "--key $K" "--name $N"; do
 	[ "$STATUS" -eq 2 ] || fail "$ep: --owner with an unknown user: exit $STATUS, want 2"
 
 	client $'exit\n' "$@" --mode 0660 --owner nobody
-	end=$(($(now_ms) + 5000))
-	while kill -0 "$SRV" 2>/dev/null; do
-		[ "$(now_ms)" -lt "$end" ] || fail "$ep: nobody's server did not stop"
-		sleep 0.01
-	done
-	wait "$SRV" || fail "$ep: nobody's server: exit status $?"
+	wait_exit "$SRV" 5000 "$ep: nobody's server did not stop"
+	[ "$STATUS" -eq 0 ] || fail "$ep: nobody's server: exit status $STATUS"
 	grep -qxF 'Server received: secret' "$TMP/srv.out" && fail "$ep: the refused line was sent"
 	for line in hello again exit; do
 		grep -qxF "Server received: $line" "$TMP/srv.out" || fail "$ep: '$line' not received"

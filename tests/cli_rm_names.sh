@@ -13,43 +13,16 @@
 # shellcheck disable=SC2015 # "A && B || fail": fail unless both hold
 set -u
 
-SHMQ=${1:?usage: cli_rm_names.sh path/to/shmq}
-[ -x "$SHMQ" ] || { echo "FAIL: '$SHMQ' is not an executable" >&2; exit 1; }
+# shellcheck source-path=SCRIPTDIR source=lib/cli.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/cli.sh" || exit 1
+cli_tool "$@"
 
-TMP=$(mktemp -d /tmp/shmq-cli-rm.XXXXXX) || exit 1
-K=$(printf '0x%08x' $((0x59000000 | (($$ & 0xffff) << 4))))
-KHI=$(printf '0x%08x' $((0xd9000000 | (($$ & 0xffff) << 4))))
-LOCK=$(printf '/dev/shm/shmq.sysv.0x%08x.lock' "$K")
-SRV=
-
-cleanup() {
-	[ -z "$SRV" ] || kill -9 "$SRV" 2>/dev/null
-	wait 2>/dev/null
-	rm -f "$LOCK"
-	"$SHMQ" rm --force --key "$K" >/dev/null 2>&1
-	"$SHMQ" rm --force --key "$KHI" >/dev/null 2>&1
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-fail() {
-	echo "FAIL: $*" >&2
-	for f in "$TMP"/*; do
-		[ -s "$f" ] || continue
-		echo "--- $(basename "$f"):" >&2
-		head -n 20 "$f" >&2
-	done
-	exit 1
-}
-
-now_ms() { date +%s%3N; }
-
-run() { # ARGS...: STATUS, cmd.out, cmd.err; killed after 5 s
-	timeout 5 "$SHMQ" "$@" >"$TMP/cmd.out" 2>"$TMP/cmd.err" </dev/null
-	STATUS=$?
-	[ "$STATUS" -ne 124 ] || fail "shmq $*: hung (killed after 5 s)"
-}
+cli_tmp rm
+K=$(pid_key 0x59000000)
+KHI=$(pid_key 0xd9000000)
+LOCK=$(ep_file --key "$K")
+CLEAN_FILES+=("$LOCK") # may be a FIFO, a symbolic link, another's file
+CLEAN_KEYS+=("$K" "$KHI")
 
 one_line() { # WANT-STATUS WHAT
 	[ "$STATUS" -eq "$1" ] || fail "$2: exit status $STATUS, want $1: $(cat "$TMP/cmd.err")"
@@ -114,6 +87,7 @@ echo "cli_rm_names: bad names are usage errors (exit 2, allowed characters named
 UNSIGNED=$(printf '%u' "$KHI")
 "$SHMQ" server --key "$KHI" >"$TMP/srv.out" 2>"$TMP/srv.err" &
 SRV=$!
+PIDS+=("$SRV")
 end=$(($(now_ms) + 5000))
 until grep -q 'Waiting for client' "$TMP/srv.out"; do
 	kill -0 "$SRV" 2>/dev/null || fail "server on $KHI exited"
@@ -125,7 +99,7 @@ run stat
 grep -q "^$KHI " "$TMP/cmd.out" || fail "shmq stat does not list $KHI"
 kill -9 "$SRV"
 wait "$SRV" 2>/dev/null
-SRV=
+PIDS=()
 run rm --key "$KHI"
 [ "$STATUS" -eq 0 ] || fail "rm of a stale $KHI: exit $STATUS: $(cat "$TMP/cmd.err")"
 grep -qxF "removed key $UNSIGNED" "$TMP/cmd.out" || fail "rm said: $(cat "$TMP/cmd.out")"

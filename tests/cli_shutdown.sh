@@ -15,38 +15,21 @@
 # Usage: cli_shutdown.sh path/to/shmq   (exit 0 pass, 1 fail, 77 skip)
 set -u
 
-SHMQ=${1:?usage: cli_shutdown.sh path/to/shmq}
-[ -x "$SHMQ" ] || { echo "FAIL: '$SHMQ' is not an executable" >&2; exit 1; }
+# shellcheck source-path=SCRIPTDIR source=lib/cli.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/cli.sh" || exit 1
+cli_tool "$@"
 RUNS=${SHMQ_SHUTDOWN_RUNS:-50}
 RACES=${SHMQ_SHUTDOWN_RACES:-20}
 STOPPED=${SHMQ_SHUTDOWN_STOPPED:-20}
 LINES=2000
 NCLI=4
 
-TMP=$(mktemp -d /tmp/shmq-cli-shutdown.XXXXXX) || exit 1
-K=$(printf '0x%08x' $((0x5f000000 | (($$ & 0xffff) << 4) | 3)))
-PIDS=()
-
-cleanup() {
-	for p in "${PIDS[@]}"; do
-		kill -9 "$p" 2>/dev/null
-	done
-	wait 2>/dev/null
-	"$SHMQ" rm --force --key "$K" >/dev/null 2>&1
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-fail() {
-	echo "FAIL: $*" >&2
-	for f in "$TMP"/*.err; do
-		[ -s "$f" ] && { echo "--- $(basename "$f"):" >&2; head -n 5 "$f" >&2; }
-	done
-	exit 1
-}
-
-now_ms() { date +%s%3N; }
+cli_tmp shutdown
+K=$(pid_key 0x5f000000 3)
+CLEAN_KEYS+=("$K")
+FAIL_FILES=('*.err') # not the inputs and outputs of 8,000 lines
+FAIL_LINES=5
+WAIT_EXIT_MS=20000
 
 for i in $(seq 1 $NCLI); do
 	seq -f "c$i-%g" 1 $LINES >"$TMP/in$i"
@@ -56,12 +39,7 @@ start_server() {
 	"$SHMQ" server --key "$K" >"$TMP/srv.out" 2>"$TMP/srv.err" &
 	SRV=$!
 	PIDS+=("$SRV")
-	local end=$(($(now_ms) + 5000))
-	until "$SHMQ" stat --key "$K" 2>/dev/null | awk 'NR == 2 && $2 == "live" { ok = 1 } END { exit !ok }'; do
-		kill -0 "$SRV" 2>/dev/null || fail "server did not start"
-		[ "$(now_ms)" -lt "$end" ] || fail "endpoint not live after 5 s"
-		sleep 0.01
-	done
+	wait_live "$SRV" --key "$K" || fail "server did not start"
 }
 
 start_clients() {
@@ -71,17 +49,6 @@ start_clients() {
 		CLI+=($!)
 		PIDS+=($!)
 	done
-}
-
-# wait PID within 20 s; STATUS = its exit status
-wait_exit() {
-	local end=$(($(now_ms) + 20000))
-	while kill -0 "$1" 2>/dev/null; do
-		[ "$(now_ms)" -lt "$end" ] || fail "process $1 still running after 20 s"
-		sleep 0.005
-	done
-	wait "$1"
-	STATUS=$?
 }
 
 # How many of client i's lines the server printed, checking they are

@@ -14,52 +14,24 @@
 # shellcheck disable=SC2015 # "A && B || fail": fail unless both hold
 set -u
 
-SHMQ=${1:?usage: cli_stat_json.sh path/to/shmq}
-[ -x "$SHMQ" ] || { echo "FAIL: '$SHMQ' is not an executable" >&2; exit 1; }
+# shellcheck source-path=SCRIPTDIR source=lib/cli.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/cli.sh" || exit 1
+cli_tool "$@"
 command -v python3 >/dev/null || { echo "SKIP: python3 not found" >&2; exit 77; }
 
-TMP=$(mktemp -d /tmp/shmq-cli-json.XXXXXX) || exit 1
-BASE=$((0x58000000 | (($$ & 0xffff) << 4)))
-K=$(printf '0x%08x' $BASE)
-KF=$(printf '0x%08x' $((BASE + 1))) # the FIFO's key
-KNONE=$(printf '0x%08x' $((BASE + 2)))
+cli_tmp json
+K=$(pid_key 0x58000000)
+KF=$(pid_key 0x58000000 1) # the FIFO's key
+KNONE=$(pid_key 0x58000000 2)
 N=shmq-cli-json-$$
 NF=shmq-cli-json-fifo-$$
-FIFO_K=$(printf '/dev/shm/shmq.sysv.0x%08x.lock' "$KF")
-FIFO_N=/dev/shm/$NF
-PIDS=()
-
-cleanup() {
-	exec 3>&- 4>&- 2>/dev/null
-	for p in "${PIDS[@]}"; do
-		kill -9 "$p" 2>/dev/null
-	done
-	wait 2>/dev/null
-	rm -f "$FIFO_K" "$FIFO_N"
-	"$SHMQ" rm --force --key "$K" >/dev/null 2>&1
-	"$SHMQ" rm --force --name "$N" >/dev/null 2>&1
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-fail() {
-	echo "FAIL: $*" >&2
-	for f in "$TMP"/*; do
-		[ -f "$f" ] && [ -s "$f" ] || continue
-		echo "--- $(basename "$f"):" >&2
-		head -n 40 "$f" >&2
-	done
-	exit 1
-}
-
-now_ms() { date +%s%3N; }
-
-run() { # ARGS...: STATUS, cmd.out, cmd.err; a hang is a failure
-	timeout 5 "$SHMQ" "$@" >"$TMP/cmd.out" 2>"$TMP/cmd.err" </dev/null
-	STATUS=$?
-	[ "$STATUS" -ne 124 ] || fail "shmq $*: hung (killed after 5 s)"
-}
+FIFO_K=$(ep_file --key "$KF")
+FIFO_N=$(ep_file --name "$NF")
+CLEAN_FDS+=(3 4) # the clients' input: EOF, then SIGKILL
+CLEAN_FILES+=("$FIFO_K" "$FIFO_N")
+CLEAN_KEYS+=("$K")
+CLEAN_NAMES+=("$N")
+FAIL_LINES=40
 
 # Check cmd.out with python3: CHECK is a Python expression over d, the
 # parsed document; the other arguments are in a (a list of strings).
@@ -82,16 +54,6 @@ EOF
 		fail "$what: $(cat "$TMP/py.err")"
 }
 
-wait_live() { # PID ENDPOINT-OPTIONS...
-	local pid=$1 end=$(($(now_ms) + 5000))
-	shift
-	until "$SHMQ" stat "$@" 2>/dev/null | awk 'NR == 2 { exit $2 != "live" }'; do
-		kill -0 "$pid" 2>/dev/null || fail "server $* exited"
-		[ "$(now_ms)" -lt "$end" ] || fail "endpoint $* not live after 5 s"
-		sleep 0.02
-	done
-}
-
 # ---- a server and a connected client on a key and on a name -------------------
 
 fd=3
@@ -101,7 +63,7 @@ for ep in "--key $K" "--name $N"; do
 	set -- $ep
 	"$SHMQ" server "$@" --slots 4 --ring-size 4096 >"$TMP/srv$fd.out" 2>&1 &
 	PIDS+=($!)
-	wait_live $! "$@"
+	wait_live $! "$@" || fail "server $* exited"
 	mkfifo "$TMP/in$fd"
 	"$SHMQ" client "$@" <"$TMP/in$fd" >"$TMP/cli$fd.out" 2>&1 &
 	PIDS+=($!)

@@ -6,59 +6,22 @@
 # Usage: cli_tutorial.sh path/to/shmq   (exit 0 pass, 1 fail, 77 skip)
 set -u
 
-SHMQ=${1:?usage: cli_tutorial.sh path/to/shmq}
-[ -x "$SHMQ" ] || { echo "FAIL: '$SHMQ' is not an executable" >&2; exit 1; }
+# shellcheck source-path=SCRIPTDIR source=lib/cli.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/cli.sh" || exit 1
+cli_tool "$@"
 command -v ipcs >/dev/null || { echo "SKIP: ipcs not found" >&2; exit 77; }
 
-TMP=$(mktemp -d /tmp/shmq-cli-tutorial.XXXXXX) || exit 1
+cli_tmp tutorial
 # Keys of our own, from our pid: tests run in parallel.
-K=$(printf '0x%08x' $((0x5f000000 | (($$ & 0xffff) << 4))))
+K=$(pid_key 0x5f000000)
 DEFAULT_KEY=$(printf '0x%08x' 1234)
-DEFAULT_USED=0
-PIDS=()
 SRV=
-
-cleanup() {
-	exec 3>&- 2>/dev/null # also no "Killed" job notices from here on
-	for p in "${PIDS[@]}"; do
-		kill -9 "$p" 2>/dev/null
-	done
-	wait 2>/dev/null
-	"$SHMQ" rm --force --key "$K" >/dev/null 2>&1
-	# 1234 may be someone else's: remove it only if stale (our killed server).
-	[ "$DEFAULT_USED" = 0 ] || "$SHMQ" rm --key 1234 >/dev/null 2>&1
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-fail() {
-	echo "FAIL: $*" >&2
-	for f in "$TMP"/*.out "$TMP"/*.err; do
-		[ -s "$f" ] || continue
-		echo "--- $(basename "$f"):" >&2
-		head -n 20 "$f" >&2
-	done
-	exit 1
-}
+CLEAN_FDS+=(3)
+CLEAN_KEYS+=("$K")
+FAIL_FILES=('*.out' '*.err')
 
 note() {
 	echo "cli_tutorial: $*"
-}
-
-now_ms() {
-	date +%s%3N
-}
-
-lock_file() { # KEY
-	printf '/dev/shm/shmq.sysv.0x%08x.lock' "$1"
-}
-
-# State of an endpoint as `shmq stat` reports it: live, stale or none.
-state_of() { # KEY
-	local out
-	out=$("$SHMQ" stat --key "$1" 2>/dev/null) || { echo none; return; }
-	awk 'NR == 2 { print $2 }' <<<"$out"
 }
 
 # Start a server in the background: SRV is its pid, output in srv.out/err.
@@ -66,29 +29,6 @@ start_server() { # KEY-OPTIONS...
 	"$SHMQ" server "$@" >"$TMP/srv.out" 2>"$TMP/srv.err" &
 	SRV=$!
 	PIDS+=("$SRV")
-}
-
-# Poll until the endpoint is live (or its server gave up), with a deadline.
-wait_live() { # KEY
-	local end=$(($(now_ms) + 5000))
-	while [ "$(state_of "$1")" != live ]; do
-		kill -0 "$SRV" 2>/dev/null || return 1
-		[ "$(now_ms)" -lt "$end" ] || fail "endpoint $1 not live after 5 s"
-		sleep 0.02
-	done
-	return 0
-}
-
-# Wait for a background process to end, with a deadline; STATUS gets its
-# exit status.
-wait_exit() { # PID TIMEOUT_MS
-	local end=$(($(now_ms) + $2))
-	while kill -0 "$1" 2>/dev/null; do
-		[ "$(now_ms)" -lt "$end" ] || fail "process $1 still running after $2 ms"
-		sleep 0.01
-	done
-	wait "$1"
-	STATUS=$?
 }
 
 # SIGKILL a background process and reap it, without bash's "Killed" notice.
@@ -122,8 +62,8 @@ gone() { # KEY
 	if ipcs -m | awk 'NR > 3 { print $1 }' | grep -qix "$hex"; then
 		fail "ipcs -m still shows a segment with key $hex"
 	fi
-	[ ! -e "$(lock_file "$1")" ] || fail "lock file $(lock_file "$1") left behind"
-	[ "$(state_of "$1")" = none ] || fail "shmq stat still shows key $hex"
+	[ ! -e "$(ep_file --key "$1")" ] || fail "lock file $(ep_file --key "$1") left behind"
+	[ "$(state_of --key "$1")" = none ] || fail "shmq stat still shows key $hex"
 }
 
 # FILE has these lines, in this order (others may come between).
@@ -151,6 +91,7 @@ one_error() { # WANT WHAT
 	SOFT_FAILS=$((SOFT_FAILS + 1))
 }
 
+# Unlike the lib's run, no time limit.
 run() { # ARGS...: run the tool, STATUS and cmd.out/cmd.err
 	"$SHMQ" "$@" >"$TMP/cmd.out" 2>"$TMP/cmd.err" </dev/null
 	STATUS=$?
@@ -161,7 +102,7 @@ run() { # ARGS...: run the tool, STATUS and cmd.out/cmd.err
 # Returns 1 if the server could not start; fails on anything else.
 tutorial() { # KEY-OPTIONS... (none: the default key)
 	start_server "$@"
-	wait_live "${2:-1234}" || return 1
+	wait_live "$SRV" --key "${2:-1234}" || return 1
 	printf 'hello\nworld\nexit\n' | "$SHMQ" client "$@" >"$TMP/cli.out" 2>"$TMP/cli.err"
 	STATUS=$?
 	[ "$STATUS" -eq 0 ] || fail "client exit status $STATUS"
@@ -176,10 +117,12 @@ tutorial() { # KEY-OPTIONS... (none: the default key)
 tutorial --key "$K" || fail "server did not start: $(cat "$TMP/srv.err")"
 note "tutorial session on key $K: ok"
 
+# 1234 may be someone else's: once we try it, cleanup removes it only if
+# stale (our killed server).
 if ipcs -m | awk 'NR > 3 { print $1 }' | grep -qix "$DEFAULT_KEY" ||
-	[ -e "$(lock_file 1234)" ]; then
+	[ -e "$(ep_file --key 1234)" ]; then
 	note "key 1234 is in use here: default-key session skipped"
-elif DEFAULT_USED=1 && tutorial; then
+elif CLEAN_STALE_KEYS+=(1234) && tutorial; then
 	note "tutorial session on the default key 1234: ok"
 else
 	# Someone took 1234 between our look and our start.
@@ -191,18 +134,18 @@ fi
 # ---- --reply; end of input leaves the server running; SIGINT, SIGTERM -----
 
 start_server --key "$K"
-wait_live "$K" || fail "server did not start"
+wait_live "$SRV" --key "$K" || fail "server did not start"
 printf 'one\ntwo\n' | "$SHMQ" client --key "$K" --reply >"$TMP/cli.out" 2>"$TMP/cli.err"
 STATUS=$?
 [ "$STATUS" -eq 0 ] || fail "client --reply at end of input: exit status $STATUS"
 in_order "$TMP/cli.out" 'Server replied: one' 'Server replied: two'
 in_order "$TMP/srv.out" 'Server received: one' 'Server received: two'
-[ "$(state_of "$K")" = live ] || fail "the server stopped when the client's input ended"
+[ "$(state_of --key "$K")" = live ] || fail "the server stopped when the client's input ended"
 kill -0 "$SRV" 2>/dev/null || fail "the server exited when the client's input ended"
 note "--reply echoes each line; end of input ends the client (exit 0), not the server"
 
 for sig in INT TERM; do
-	[ "$sig" = INT ] || { start_server --key "$K"; wait_live "$K" || fail "no server"; }
+	[ "$sig" = INT ] || { start_server --key "$K"; wait_live "$SRV" --key "$K" || fail "no server"; }
 	kill -"$sig" "$SRV"
 	wait_exit "$SRV" 5000
 	[ "$STATUS" -eq 0 ] || fail "server after SIG$sig: exit status $STATUS"
@@ -214,7 +157,7 @@ done
 # ---- a killed server: the client fails fast; stale; reclaim -----------------
 
 start_server --key "$K"
-wait_live "$K" || fail "no server"
+wait_live "$SRV" --key "$K" || fail "no server"
 mkfifo "$TMP/in"
 "$SHMQ" client --key "$K" <"$TMP/in" >"$TMP/cli.out" 2>"$TMP/cli.err" &
 CLI=$!
@@ -233,7 +176,7 @@ exec 3>&-
 grep -qxF 'Server received: second' "$TMP/srv.out" && fail "a dead server received a line"
 note "server SIGKILLed: the client's next line failed after $DT ms (exit $STATUS): $(head -n 1 "$TMP/cli.err")"
 
-[ "$(state_of "$K")" = stale ] || fail "killed server's endpoint not reported stale"
+[ "$(state_of --key "$K")" = stale ] || fail "killed server's endpoint not reported stale"
 printf 'x\n' | "$SHMQ" client --key "$K" >"$TMP/cmd.out" 2>"$TMP/cmd.err"
 STATUS=$?
 [ "$STATUS" -ne 0 ] || fail "a client connected to a stale endpoint"
@@ -245,13 +188,13 @@ note "a new server reclaims the stale endpoint"
 # ---- shmq rm -----------------------------------------------------------------
 
 start_server --key "$K"
-wait_live "$K" || fail "no server"
+wait_live "$SRV" --key "$K" || fail "no server"
 run rm --key "$K"
 [ "$STATUS" -ne 0 ] || fail "shmq rm removed a live endpoint"
 [ "$(wc -l <"$TMP/cmd.err")" -eq 1 ] || fail "shmq rm on a live endpoint: not one line on stderr"
-[ "$(state_of "$K")" = live ] || fail "shmq rm's refusal disturbed the live endpoint"
+[ "$(state_of --key "$K")" = live ] || fail "shmq rm's refusal disturbed the live endpoint"
 kill9 "$SRV"
-[ "$(state_of "$K")" = stale ] || fail "not stale after SIGKILL"
+[ "$(state_of --key "$K")" = stale ] || fail "not stale after SIGKILL"
 run rm --key "$K"
 [ "$STATUS" -eq 0 ] || fail "shmq rm on a stale endpoint: exit $STATUS: $(cat "$TMP/cmd.err")"
 gone "$K"
@@ -297,7 +240,7 @@ note "--help: exit 0 and usage, for every subcommand"
 # ---- a line longer than the largest message --------------------------------
 
 start_server --key "$K" --ring-size 256
-wait_live "$K" || fail "no server"
+wait_live "$SRV" --key "$K" || fail "no server"
 MAX=$(grep -o 'max message [0-9]*' "$TMP/srv.out" | awk '{ print $3 }')
 { [ -n "$MAX" ] && [ "$MAX" -gt 0 ]; } || fail "server did not print its largest message"
 FIT=$(head -c "$MAX" /dev/zero | tr '\0' y)
