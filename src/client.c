@@ -547,14 +547,14 @@ static int take(struct recv_ctx *ctx)
 			return c->broken = -EPROTO;
 		if (rc < 0)
 			return rc;
+		int wanted = ctx->want_reply ? v->type == REC_REPLY &&
+							  (ctx->id == SHMQ_ANY_REQUEST || ctx->id == v->id)
+					     : v->type == 0;
 		if (v->type == REC_REPLY && !inflight_has(c, v->id)) {
 			/* Its request was abandoned (or never made). */
 			c->st.late_replies++;
 			store_relaxed(&c->ctl->late_replies, c->st.late_replies);
-		} else if (!ctx->want_reply && v->type == 0) {
-			return 0;
-		} else if (ctx->want_reply && v->type == REC_REPLY &&
-			   (ctx->id == SHMQ_ANY_REQUEST || ctx->id == v->id)) {
+		} else if (wanted) {
 			return 0;
 		} else {
 			/* Wanted by another call: copy it aside. */

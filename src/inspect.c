@@ -57,7 +57,7 @@ int shmq_inspect(const shmq_config *cfg, shmq_endpoint_info *info, shmq_slot_inf
 	if (sg.backend == SEG_POSIX)
 		snprintf(info->name, sizeof(info->name), "%s", sg.name);
 	uint32_t major = 0, minor = 0;
-	struct geometry g;
+	struct geometry g = { 0 };
 	if ((rc = seg_version(sg.base, sg.size, &major, &minor)) == 0)
 		rc = seg_validate(sg.base, sg.size, &g);
 	info->layout_major = major;
