@@ -56,6 +56,9 @@ for f in bin/shmq include/shmq.h share/man/man1/shmq.1 share/man/man3/shmq.3 \
 	[ -e "$prefix/$f" ] && ok "$f" || fail "missing $f"
 done
 [ -x "$prefix/bin/shmq" ] || fail "bin/shmq is not executable"
+# A page for every function of the installed shmq.h, and man finds them.
+bash "$src/tests/man_check.sh" "$prefix/share/man" "$prefix/include/shmq.h" &&
+	ok "a man page for every function" || fail "man pages (tests/man_check.sh)"
 for f in libshmq.so libshmq.a pkgconfig/shmq.pc cmake/shmq/shmqConfig.cmake \
 	 cmake/shmq/shmqConfigVersion.cmake; do
 	[ -e "$libdir/$f" ] && ok "${libdir#"$prefix"/}/$f" || fail "missing ${libdir#"$prefix"/}/$f"
