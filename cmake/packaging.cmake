@@ -16,6 +16,12 @@
 # installs and removes them.
 # Included by the top-level CMakeLists.txt after every install().
 
+# CMake 3.20 or later: dpkg-shlibdeps must be told where libshmq.so.1 is
+# (CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS).
+if(CMAKE_VERSION VERSION_LESS 3.20)
+  message(STATUS "Debian packages: need CMake 3.20 or later; cpack not set up")
+  return()
+endif()
 if(NOT CMAKE_INSTALL_PREFIX STREQUAL "/usr")
   message(STATUS "Debian packages: configure with -DCMAKE_INSTALL_PREFIX=/usr "
                  "(now ${CMAKE_INSTALL_PREFIX}) to build them for the system")
