@@ -50,6 +50,7 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM # and purge on the way out
 start=$(date +%s)
 
 # ---- build ------------------------------------------------------------------
