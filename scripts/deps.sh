@@ -11,9 +11,11 @@ if [ "${1:-}" = "--test" ]; then
 	# clang + its runtime: ASan/UBSan builds and libFuzzer; g++ and pkg-config:
 	# the installed-library check; python3: JSON checks; gnuplot: bench plots;
 	# libzmq3-dev, libnng-dev: extra bench peers; cppcheck, clang-tidy: static
-	# analysis; procps: ipcs-like checks (ps).
+	# analysis; procps: ipcs-like checks (ps); dpkg-dev, file, man-db: the
+	# Debian packages (tests/suites/deb.sh: dpkg-shlibdeps, man -w); groff-base:
+	# man page lint (tests/man_check.sh).
 	need+=(clang libclang-rt-dev g++ pkg-config python3 gnuplot-nox libzmq3-dev libnng-dev
-	       cppcheck clang-tidy procps util-linux)
+	       cppcheck clang-tidy procps util-linux dpkg-dev file man-db groff-base)
 fi
 
 missing=()

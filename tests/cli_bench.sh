@@ -43,6 +43,22 @@ for bad in "--bogus" "--sizes 4" "--sizes 64,x" "--transports nope" "--clients 9
 	[ ! -s "$tmp/out" ] || fail "'bench $bad' printed on stdout"
 done
 
+# ---- shmq bench without shmq-bench ------------------------------------------
+# The benchmark is a program of its own; a shmq that cannot find it says so in
+# one line and exits 1. (A copy of the tool alone in a directory, with a PATH
+# that has no shmq-bench; an installed one in the configured libexec would
+# still be found, and then there is nothing to check.)
+mkdir "$tmp/alone" && cp "$tool" "$tmp/alone/shmq"
+PATH=/usr/bin:/bin "$tmp/alone/shmq" bench --list >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc -eq 0 ]; then
+	echo "an installed shmq-bench was found: its absence not checked"
+else
+	[ $rc -eq 1 ] || fail "bench without shmq-bench exited $rc, expected 1"
+	[ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q "shmq-bench not found" "$tmp/err" ||
+		fail "bench without shmq-bench: not one clear line: $(cat "$tmp/err")"
+fi
+
 # ---- the smoke test: every transport runs and verifies ---------------------
 start=$(date +%s)
 run_bench "$tmp/quick" "$tmp/quick.err" --quick

@@ -11,7 +11,7 @@ build=${1:?usage: install_check.sh <build-dir>}
 src=$(cd "$(dirname "$0")/.." && pwd)
 consumer=$src/examples/consumer
 [ -f "$build/cmake_install.cmake" ] || { echo "FAIL: $build is not a configured build" >&2; exit 1; }
-for t in c++ pkg-config cc cmake nm readelf; do
+for t in c++ pkg-config cc cmake nm readelf ldd; do
 	command -v $t >/dev/null || { echo "SKIP: $t not found" >&2; exit 77; }
 done
 
@@ -56,6 +56,9 @@ for f in bin/shmq include/shmq.h share/man/man1/shmq.1 share/man/man3/shmq.3 \
 	[ -e "$prefix/$f" ] && ok "$f" || fail "missing $f"
 done
 [ -x "$prefix/bin/shmq" ] || fail "bin/shmq is not executable"
+# A page for every function of the installed shmq.h, and man finds them.
+bash "$src/tests/man_check.sh" "$prefix/share/man" "$prefix/include/shmq.h" &&
+	ok "a man page for every function" || fail "man pages (tests/man_check.sh)"
 for f in libshmq.so libshmq.a pkgconfig/shmq.pc cmake/shmq/shmqConfig.cmake \
 	 cmake/shmq/shmqConfigVersion.cmake; do
 	[ -e "$libdir/$f" ] && ok "${libdir#"$prefix"/}/$f" || fail "missing ${libdir#"$prefix"/}/$f"
@@ -75,10 +78,48 @@ missing=$(comm -23 "$tmp/declared" "$tmp/exports")
 	fail "declared in shmq.h but not exported: $(words "$missing")"
 extra=$(comm -13 "$tmp/declared" "$tmp/exports")
 [ -z "$extra" ] || fail "exported but not in shmq.h: $(words "$extra")"
+# Every global symbol either library defines, in its symbol table (not just
+# the dynamic one), is shmq_*: so a program's own ring_init or seg_create
+# cannot clash with our internals when it links libshmq.a. (Type A is the
+# version node, SHMQ_0.2.)
+for lib in libshmq.a libshmq.so; do
+	nm -g --defined-only "$libdir/$lib" | awk 'NF == 3 && $2 != "A" { print $3 }' |
+		sort -u >"$tmp/globals"
+	bad=$(grep -v '^shmq_' "$tmp/globals" || true)
+	[ -z "$bad" ] && ok "$lib: $(wc -l <"$tmp/globals") global symbols, all shmq_*" ||
+		fail "$lib defines globals outside shmq_*: $(words "$bad")"
+	missing=$(comm -23 "$tmp/declared" "$tmp/globals")
+	[ -z "$missing" ] || fail "declared in shmq.h but not defined in $lib: $(words "$missing")"
+done
+
+# What the library and the tool load: libc (and the loader, the vDSO), and
+# for the tool libshmq itself, nothing else; ZeroMQ and nng are for
+# shmq-bench alone.
+only_libc() { # name binary [allowed-extra-regex]
+	local extra=${3:-'^$'} deps bad
+	deps=$(LD_LIBRARY_PATH=$libdir ldd "$2" | awk '{ print $1 }')
+	bad=$(grep -vE '^(linux-vdso\.so\.1|libc\.so\.6|/lib(64|x32)?/ld-linux[^ ]*|ld-linux[^ ]*)$' <<<"$deps" |
+		grep -vE "$extra" || true)
+	[ -z "$bad" ] && ok "ldd $1: $(words "$deps")" || fail "ldd $1 shows more than libc: $(words "$bad")"
+}
+only_libc "${libdir#"$prefix"/}/libshmq.so" "$libdir/libshmq.so"
+only_libc bin/shmq "$prefix/bin/shmq" '^libshmq\.so\.1$'
+bench=$(cd "$prefix" && find . -type f -name shmq-bench | sed 's|^\./||')
+if [ -n "$bench" ] && [ -x "$prefix/$bench" ]; then
+	ok "$bench"
+else
+	fail "no executable shmq-bench installed"
+fi
+
 # No RPATH is installed: like any library outside ld.so's path, it needs
 # LD_LIBRARY_PATH (or ldconfig) at a custom prefix.
 tool() { LD_LIBRARY_PATH=$libdir "$prefix/bin/shmq" "$@"; }
 tool --version >/dev/null && ok "bin/shmq runs" || fail "bin/shmq --version"
+# shmq bench finds the installed shmq-bench (beside it, or in libexec),
+# not the build tree's.
+tool bench --list >"$tmp/bench.list" 2>"$tmp/bench.err" && [ -s "$tmp/bench.list" ] &&
+	ok "bin/shmq bench --list runs the installed shmq-bench" ||
+	fail "bin/shmq bench --list: $(cat "$tmp/bench.err")"
 
 # ---- pkg-config -------------------------------------------------------------
 pc() { PKG_CONFIG_PATH=$libdir/pkgconfig PKG_CONFIG_LIBDIR=$libdir/pkgconfig pkg-config "$@"; }
@@ -119,6 +160,26 @@ if c++ -std=c++11 -pedantic -Wall -Wextra -Werror "$consumer/consumer.cpp" $flag
 	runs "consumer++ (c++, pkg-config)" "$tmp/consumer_cxx"
 else
 	cat "$tmp/cxx.log" >&2; fail "c++ consumer.cpp with pkg-config flags"
+fi
+
+# Statically: the archive alone, beside a program that has functions of
+# the names our internals have.
+cat >"$tmp/clash.c" <<'EOF2'
+int ring_init(void);
+int seg_create(void);
+int lock_try(void);
+int ring_init(void) { return 1; }
+int seg_create(void) { return 2; }
+int lock_try(void) { return 3; }
+EOF2
+if cc -std=c11 -Wall -Wextra -Werror -I"$prefix/include" "$consumer/consumer.c" "$tmp/clash.c" \
+	"$libdir/libshmq.a" -o "$tmp/consumer_static" 2>"$tmp/static.log"; then
+	deps=$(ldd "$tmp/consumer_static" | grep -c libshmq || true)
+	[ "$deps" -eq 0 ] || fail "the static consumer loads libshmq.so"
+	"$tmp/consumer_static" && ok "consumer (cc, libshmq.a, with its own ring_init) runs" ||
+		fail "static consumer failed"
+else
+	cat "$tmp/static.log" >&2; fail "cc consumer.c with libshmq.a"
 fi
 
 # ---- CMake package ----------------------------------------------------------

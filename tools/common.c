@@ -2,11 +2,13 @@
 #include "common.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <getopt.h>
+#include <unistd.h>
 
 const char *prog = "shmq";
 
@@ -227,4 +229,23 @@ void print_escaped(FILE *f, const void *data, size_t len)
 		else
 			fprintf(f, "\\x%02x", p[i]);
 	}
+}
+
+/* Started with standard input, output or error closed (shmq server >&-),
+ * the next file we open would become one of them, and what we print would
+ * land in it. The library keeps its own files above 2; this covers
+ * everything else (shmq bench's pipes and sockets, stdio). */
+int open_stdio(void)
+{
+	for (int fd = 0; fd <= STDERR_FILENO; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0)
+			continue;
+		int null = open("/dev/null", O_RDWR);
+		if (null != fd) {
+			if (null >= 0)
+				close(null);
+			return -1;
+		}
+	}
+	return 0;
 }

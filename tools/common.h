@@ -38,10 +38,13 @@ const char *endpoint_str(const shmq_config *cfg);
 /* Write bytes for a human: printable ASCII as is, others as \xNN. */
 void print_escaped(FILE *f, const void *data, size_t len);
 
+/* Open /dev/null on each of fds 0-2 that is closed: 0, or -1. */
+int open_stdio(void);
+
 int cmd_server(int argc, char **argv);
 int cmd_client(int argc, char **argv);
 int cmd_stat(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
-int cmd_bench(int argc, char **argv);
+int cmd_bench(int argc, char **argv); /* execs shmq-bench */
 
 #endif

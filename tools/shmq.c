@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* shmq: command-line front end. Every subcommand uses the public API only. */
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,25 +25,6 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].what);
 	fprintf(f, "\n'shmq <command> --help' for a command's options; man shmq for more.\n");
-}
-
-/* Started with standard input, output or error closed (shmq server >&-),
- * the next file we open would become one of them, and what we print would
- * land in it. The library keeps its own files above 2; this covers
- * everything else (shmq bench's pipes and sockets, stdio). */
-static int open_stdio(void)
-{
-	for (int fd = 0; fd <= STDERR_FILENO; fd++) {
-		if (fcntl(fd, F_GETFD) >= 0)
-			continue;
-		int null = open("/dev/null", O_RDWR);
-		if (null != fd) {
-			if (null >= 0)
-				close(null);
-			return -1;
-		}
-	}
-	return 0;
 }
 
 int main(int argc, char **argv)

@@ -419,7 +419,7 @@ static int write_outputs(const struct bench_opts *o, const struct bench_results 
 	return rc;
 }
 
-int cmd_bench(int argc, char **argv)
+int bench_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "quick", no_argument, 0, 'q' },

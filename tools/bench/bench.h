@@ -96,6 +96,10 @@ struct bench_results {
 	unsigned failures;
 };
 
+/* bench.c: `shmq bench` with its arguments (argv[0] is the command's name);
+ * returns the exit status: 0 all verified, 1 a case failed, 2 bad usage. */
+int bench_main(int argc, char **argv);
+
 /* runner.c */
 int bench_runner_init(const struct bench_opts *o);
 void bench_run_case(const struct bench_opts *o, const struct transport *t, size_t size,
