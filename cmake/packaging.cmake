@@ -11,7 +11,7 @@
 #                       pulls in ZeroMQ and nng
 # Depends: between the four, exact versions (built together); on the rest of
 # the system, what dpkg-shlibdeps finds in the binaries (libc6 alone for
-# libshmq1 and shmq). libshmq1 ships a shlibs file, so packages built against
+# libshmq1 and shmq, whose tool links libshmq.a). libshmq1 ships a shlibs file, so packages built against
 # it get their Depends from dpkg-shlibdeps too. tests/suites/deb.sh builds,
 # installs and removes them.
 # Included by the top-level CMakeLists.txt after every install().
@@ -71,7 +71,6 @@ set(CPACK_COMPONENT_DEV_DESCRIPTION
 
 set(CPACK_DEBIAN_TOOL_PACKAGE_NAME shmq)
 set(CPACK_DEBIAN_TOOL_PACKAGE_SECTION utils)
-set(CPACK_COMPONENT_TOOL_DEPENDS lib)
 set(CPACK_DEBIAN_TOOL_PACKAGE_SUGGESTS shmq-bench)
 set(CPACK_COMPONENT_TOOL_DESCRIPTION
   "shared-memory messaging between processes: the shmq command
