@@ -11,9 +11,10 @@ if [ "${1:-}" = "--test" ]; then
 	# clang + its runtime: ASan/UBSan builds and libFuzzer; g++ and pkg-config:
 	# the installed-library check; python3: JSON checks; gnuplot: bench plots;
 	# libzmq3-dev, libnng-dev: extra bench peers; cppcheck, clang-tidy: static
-	# analysis; procps: ipcs-like checks (ps).
+	# analysis; procps: ipcs-like checks (ps); libnats-dev, nats-server:
+	# shmq-bridge and its tests against a real NATS server.
 	need+=(clang libclang-rt-dev g++ pkg-config python3 gnuplot-nox libzmq3-dev libnng-dev
-	       cppcheck clang-tidy procps util-linux)
+	       cppcheck clang-tidy procps util-linux libnats-dev nats-server)
 fi
 
 missing=()
