@@ -43,5 +43,6 @@ int cmd_client(int argc, char **argv);
 int cmd_stat(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_bridge(int argc, char **argv); /* execs shmq-bridge */
 
 #endif
