@@ -61,6 +61,7 @@ struct bridge_opts {
 	int reconnects;      /* mid-stream, per loss */
 	int reconnect_wait_ms;
 	int quiet;
+	int batch;           /* let libnats gather publishes (up to ~1 ms) */
 };
 
 /* Counters updated from libnats threads. */

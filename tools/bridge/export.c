@@ -271,8 +271,8 @@ static int connect_shmq(struct ex *x)
 	while ((rc = shmq_client_connect(&x->c, &x->o->cfg)) == -EAGAIN && now_ms() - t0 < 1000)
 		nanosleep(&(struct timespec){ .tv_nsec = 5000000L }, NULL);
 	if (rc < 0) {
-		errorf("cannot connect to the shmq server at %s: %s%s", endpoint_str(&x->o->cfg),
-		       shmq_strerror(rc), rc == -ENOENT ? " (start the server first)" : "");
+		errorf("cannot connect to the shmq server at %s: %s", endpoint_str(&x->o->cfg),
+		       shmq_strerror(rc));
 		return -1;
 	}
 	x->max_msg = shmq_client_max_msg(x->c);
