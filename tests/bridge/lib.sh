@@ -27,15 +27,17 @@ bridge_init() { # shmq test-name
 	trap 'exit 1' INT TERM HUP
 }
 
+# Newest first, so that the bridges stop while NATS and the shmq servers
+# they talk to are still there; each gets 3 s, then SIGKILL.
 bridge_cleanup() {
-	local p end
-	for p in "${PIDS[@]+"${PIDS[@]}"}"; do
+	local i p end
+	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+		p=${PIDS[$i]}
+		kill -0 "$p" 2>/dev/null || continue
 		kill -TERM "$p" 2>/dev/null
-	done
-	end=$(($(now_ms) + 3000))
-	for p in "${PIDS[@]+"${PIDS[@]}"}"; do
+		end=$(($(now_ms) + 3000))
 		while kill -0 "$p" 2>/dev/null && [ "$(now_ms)" -lt "$end" ]; do sleep 0.02; done
-		kill -9 "$p" 2>/dev/null
+		{ kill -9 "$p" && wait "$p"; } 2>/dev/null
 	done
 	wait 2>/dev/null
 	for k in "${KEYS[@]+"${KEYS[@]}"}"; do "$SHMQ" rm --force --key "$k" >/dev/null 2>&1; done
@@ -130,6 +132,13 @@ wait_exit() {
 # counter FILE NAME: the value of NAME=N in the bridge's counters line.
 counter() {
 	grep -a 'counters:' "$1" | tail -n 1 | grep -oE "(^| |\()$2=[0-9-]+" | cut -d= -f2
+}
+
+# counter0 FILE NAME: the same, 0 if that bridge has no such counter.
+counter0() {
+	local v
+	v=$(counter "$@")
+	echo "${v:-0}"
 }
 
 # tally FILE NAME: NAME=N in a helper's tally line.

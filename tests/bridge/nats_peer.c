@@ -3,12 +3,12 @@
  * A tiny NATS client for the bridge tests (Debian has no `nats` CLI).
  *   nats_peer request --url U --subject S -n N [--window W] [--timeout MS]
  *                     [--max-len L] [--seed X] [--empty-every K] [--ok-out F]
- *                     [--probe] [--strict] [--grace MS] [--first F]
+ *                     [--probe] [--strict] [--grace MS] [--first F] [--rate R]
  *       N requests (payload.h), W outstanding at a time, each checked
  *       byte for byte against what was sent. Prints one tally line; exits 1
  *       on a duplicate, corrupt or unknown reply, or with --strict on any
  *       failure. --probe first waits (10 s at most) until the subject has a
- *       responder. --ok-out writes the index of every non-empty request answered ok.
+ *       responder. --rate: one request every 1/R s at most (no catching up). --ok-out writes the index of every non-empty request answered ok.
  *   nats_peer respond --url U --subject S [--queue G] [--silent]
  *       Echo every request (--silent: answer none); print "req I" / "oneway I" (I = the payload's
  *       index, or "empty") for each message, "ready" once subscribed. Stops
@@ -37,6 +37,13 @@ static void on_signal(int sig)
 	stop = sig;
 }
 
+static int64_t now_us(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
 static int64_t now_ms(void)
 {
 	struct timespec t;
@@ -52,6 +59,7 @@ static struct {
 	size_t max_len;
 	uint64_t seed;
 	unsigned long first;
+	unsigned long rate;
 } opt = { .url = "nats://127.0.0.1:4222", .n = 100, .window = 32, .timeout_ms = 3000,
 	  .grace_ms = 300, .max_len = 4096, .seed = 1 };
 
@@ -177,9 +185,13 @@ static int run_request(natsConnection *nc)
 	unsigned long next = 0, done = 0, oldest = 0;
 	unsigned outstanding = 0;
 	int64_t t0 = now_ms(), end_by = 0;
+	/* --rate paces sends, and does not catch up after a stall: a burst
+	 * would turn a short outage into many failures. */
+	int64_t send_at = 0;
 	unsigned char *buf = malloc(opt.max_len);
 	for (;;) {
-		while (outstanding < opt.window && next < n) {
+		while (outstanding < opt.window && next < n && !(opt.rate && now_us() < send_at)) {
+			send_at = now_us() + 1000000 / (int64_t)(opt.rate ? opt.rate : 1);
 			size_t len = payload_make(buf, opt.seed, (uint32_t)(opt.first + next), opt.max_len, opt.empty_every);
 			char reply[160];
 			snprintf(reply, sizeof(reply), "%s.%lu", inbox, next);
@@ -210,6 +222,8 @@ static int run_request(natsConnection *nc)
 			int64_t d = deadline[oldest] - now;
 			w = d < 0 ? 0 : d < 50 ? (int)d : 50;
 		}
+		if (opt.rate && next < n && w > 1)
+			w = 1;
 		for (struct node *q = take_all(w), *nx; q; q = nx) {
 			nx = q->next;
 			natsMsg *m = q->m;
@@ -325,7 +339,8 @@ static int run_respond(natsConnection *nc)
 		served++;
 		natsMsg_Destroy(m);
 	}
-	natsConnection_FlushTimeout(nc, 2000);
+	if (natsConnection_Status(nc) == NATS_CONN_STATUS_CONNECTED)
+		natsConnection_FlushTimeout(nc, 2000);
 	natsSubscription_Destroy(sub);
 	fprintf(stderr, "nats_peer respond: served %lu\n", served);
 	return 0;
@@ -363,10 +378,10 @@ int main(int argc, char **argv)
 		{ "max-len", 1, 0, 'L' }, { "seed", 1, 0, 'S' },      { "empty-every", 1, 0, 'E' },
 		{ "ok-out", 1, 0, 'o' },  { "probe", 0, 0, 'p' },     { "strict", 0, 0, 'x' },
 		{ "grace", 1, 0, 'G' },	  { "first", 1, 0, 'F' },
-		{ "silent", 0, 0, 'Q' },	  { 0, 0, 0, 0 },
+		{ "silent", 0, 0, 'Q' },  { "rate", 1, 0, 'R' },	  { 0, 0, 0, 0 },
 	};
 	int c;
-	while ((c = getopt_long(argc - 1, argv + 1, "u:s:g:n:w:t:L:S:E:o:pxG:F:Q", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc - 1, argv + 1, "u:s:g:n:w:t:L:S:E:o:pxG:F:QR:", lo, NULL)) != -1) {
 		switch (c) {
 		case 'u': opt.url = optarg; break;
 		case 's': opt.subject = optarg; break;
@@ -383,6 +398,7 @@ int main(int argc, char **argv)
 		case 'F': opt.first = strtoul(optarg, NULL, 0); break;
 		case 'G': opt.grace_ms = atoi(optarg); break;
 		case 'Q': opt.silent = 1; break;
+		case 'R': opt.rate = strtoul(optarg, NULL, 0); break;
 		default: return 2;
 		}
 	}

@@ -3,13 +3,13 @@
  * A shmq client for the bridge tests, on the public API.
  *   shmq_peer request --key K|--name N -n N [--window W] [--timeout MS]
  *                     [--max-len L] [--seed X] [--empty-every K] [--ok-out F]
- *                     [--strict] [--first F]
+ *                     [--strict] [--first F] [--rate R]
  *       N pipelined requests (payload.h), W outstanding at a time, replies
  *       taken in whatever order they come and checked byte for byte. A
  *       reply that starts with the bridge's error prefix counts as failed
  *       (error); no reply within --timeout as failed (timeout). Prints one
  *       tally line; exits 1 on a corrupt or unknown reply, or with --strict
- *       on any failure.
+ *       on any failure. --rate: one request every 1/R s at most.
  *   shmq_peer send --key K|--name N -n N [--max-len L] [--seed X] [--first F]
  *       N one-way messages, then shmq_client_flush.
  * Exit: 0 pass, 1 fail, 2 usage.
@@ -22,6 +22,13 @@
 
 #include "shmq.h"
 #include "payload.h"
+
+static int64_t now_us(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
 
 static int64_t now_ms(void)
 {
@@ -38,6 +45,7 @@ static struct {
 	size_t max_len;
 	uint64_t seed;
 	unsigned long first;
+	unsigned long rate;
 } opt = { .n = 100, .window = 32, .timeout_ms = 10000, .max_len = 4096, .seed = 1 };
 
 struct out {
@@ -75,11 +83,15 @@ static int run_request(shmq_client *c)
 	unsigned long next = 0, done = 0;
 	unsigned outstanding = 0;
 	int64_t t0 = now_ms();
+	int64_t send_at = 0; /* --rate: paced, no catching up (see nats_peer.c) */
 	while (done < n) {
 		/* Fill the window. */
 		for (unsigned k = 0; k < opt.window && next < n; k++) {
 			if (w[k].live)
 				continue;
+			if (opt.rate && now_us() < send_at)
+				break;
+			send_at = now_us() + 1000000 / (int64_t)(opt.rate ? opt.rate : 1);
 			size_t len = payload_make(buf, opt.seed, (uint32_t)(opt.first + next), opt.max_len, opt.empty_every);
 			int rc = shmq_client_send_request(c, buf, len, &w[k].id, 1000);
 			if (rc == -ETIMEDOUT || rc == -EAGAIN)
@@ -95,7 +107,8 @@ static int run_request(shmq_client *c)
 			outstanding++;
 		}
 		shmq_msg m;
-		ssize_t r = shmq_client_recv_reply(c, SHMQ_ANY_REQUEST, rep, cap, &m, 50);
+		ssize_t r = shmq_client_recv_reply(c, SHMQ_ANY_REQUEST, rep, cap, &m,
+						   opt.rate && next < n ? 1 : 50);
 		if (r >= 0) {
 			unsigned k;
 			for (k = 0; k < opt.window && !(w[k].live && w[k].id == m.id); k++)
@@ -190,10 +203,11 @@ int main(int argc, char **argv)
 		{ "key", 1, 0, 'k' },	  { "name", 1, 0, 'N' },      { "n", 1, 0, 'n' },
 		{ "window", 1, 0, 'w' },  { "timeout", 1, 0, 't' },   { "max-len", 1, 0, 'L' },
 		{ "seed", 1, 0, 'S' },	  { "empty-every", 1, 0, 'E' }, { "ok-out", 1, 0, 'o' },
-		{ "strict", 0, 0, 'x' },  { "first", 1, 0, 'F' }, { 0, 0, 0, 0 },
+		{ "strict", 0, 0, 'x' },  { "first", 1, 0, 'F' }, { "rate", 1, 0, 'R' },
+		{ 0, 0, 0, 0 },
 	};
 	int c;
-	while ((c = getopt_long(argc - 1, argv + 1, "k:N:n:w:t:L:S:E:o:xF:", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc - 1, argv + 1, "k:N:n:w:t:L:S:E:o:xF:R:", lo, NULL)) != -1) {
 		switch (c) {
 		case 'k': cfg.key = (int)strtoul(optarg, NULL, 0); break;
 		case 'N': cfg.name = optarg; break;
@@ -206,6 +220,7 @@ int main(int argc, char **argv)
 		case 'o': opt.ok_out = optarg; break;
 		case 'x': opt.strict = 1; break;
 		case 'F': opt.first = strtoul(optarg, NULL, 0); break;
+		case 'R': opt.rate = strtoul(optarg, NULL, 0); break;
 		default: return 2;
 		}
 	}

@@ -84,7 +84,10 @@ natsConnection *bridge_nats_connect(const struct bridge_opts *o, struct nats_eve
 natsStatus bridge_nats_error_reply(natsConnection *nc, const char *subject, const char *reason);
 /* Fill buf (cap >= BRIDGE_ERR_PREFIX_LEN + 1) with an error payload; returns its length. */
 size_t bridge_error_payload(char *buf, size_t cap, const char *reason);
+/* At a stop: make sure NATS has what we published (or say what it lacks). */
+void bridge_nats_finish(natsConnection *nc, struct nats_events *ev);
 void bridge_nats_close(natsConnection *nc);
+int bridge_nats_up(natsConnection *nc);
 
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t now_ms(void);

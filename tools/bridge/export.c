@@ -42,7 +42,7 @@ struct ex {
 	char why[128];   /* reason given in error replies once failing */
 	struct {
 		uint64_t nats_in, requests, replies, oneway, timeouts, shmq_errors, too_large,
-			stopping, publish_failed, oneway_lost, server_msgs;
+			stopping, publish_failed, oneway_lost, server_msgs, abandoned;
 		int64_t dropped;
 	} n;
 };
@@ -302,15 +302,16 @@ static void print_counters(struct ex *x)
 	fprintf(stderr,
 		"%s: counters: nats_in=%llu requests=%llu replies=%llu oneway=%llu "
 		"error_replies=%llu (timeout=%llu shmq=%llu too_large=%llu stopping=%llu) "
-		"publish_failed=%llu oneway_lost=%llu nats_dropped=%lld server_msgs=%llu "
-		"disconnects=%llu reconnects=%llu\n",
+		"publish_failed=%llu oneway_lost=%llu nats_dropped=%lld abandoned=%llu "
+		"server_msgs=%llu disconnects=%llu reconnects=%llu\n",
 		prog, (unsigned long long)x->n.nats_in, (unsigned long long)x->n.requests,
 		(unsigned long long)x->n.replies, (unsigned long long)x->n.oneway,
 		(unsigned long long)(x->n.timeouts + x->n.shmq_errors + x->n.too_large + x->n.stopping),
 		(unsigned long long)x->n.timeouts, (unsigned long long)x->n.shmq_errors,
 		(unsigned long long)x->n.too_large, (unsigned long long)x->n.stopping,
 		(unsigned long long)x->n.publish_failed, (unsigned long long)x->n.oneway_lost,
-		(long long)x->n.dropped, (unsigned long long)x->n.server_msgs,
+		(long long)x->n.dropped, (unsigned long long)x->n.abandoned,
+		(unsigned long long)x->n.server_msgs,
 		(unsigned long long)atomic_load(&x->ev.disconnects),
 		(unsigned long long)atomic_load(&x->ev.reconnects));
 }
@@ -323,10 +324,25 @@ static void drain_sub(struct ex *x)
 		x->sub_done = 1;
 }
 
+/* A drain needs NATS to confirm the unsubscription; if it does not come in
+ * time (NATS is away), unsubscribe at once: what libnats still holds for
+ * us is then lost to its requesters, who time out, and counted here. */
+static void end_sub(struct ex *x)
+{
+	int pending = 0;
+	if (x->sub_done)
+		return;
+	note_dropped(x);
+	if (natsSubscription_GetPending(x->sub, &pending, NULL) == NATS_OK && pending > 0)
+		x->n.abandoned += (uint64_t)pending;
+	natsSubscription_Unsubscribe(x->sub);
+	x->sub_done = 1;
+}
+
 static int run(struct ex *x)
 {
 	int stopping = 0;
-	int64_t stop_by = 0;
+	int64_t stop_by = 0, drain_by = 0;
 	for (;;) {
 		if (atomic_load(&x->ev.closed)) {
 			/* No NATS: nothing can be answered any more. */
@@ -337,18 +353,22 @@ static int run(struct ex *x)
 			drain_sub(x);
 			stopping = 1;
 			stop_by = now_ms() + x->o->timeout_ms + 1000;
+			/* NATS away: no drain can complete, and nothing more comes. */
+			drain_by = bridge_nats_up(x->nc) ? now_ms() + 2000 : 0;
 		}
 		if (x->fatal && !x->failing) {
 			x->failing = 1;
 			fail_all(x, x->why, &x->n.shmq_errors);
 			drain_sub(x);
 			stopping = 1;
-			stop_by = now_ms() + 2000;
+			stop_by = drain_by = now_ms() + 2000;
 		}
 		int work = pump_replies(x, 0);
 		work += expire(x);
 		work += pump_requests(x, 0, 0);
 		if (stopping) {
+			if (!x->sub_done && now_ms() >= drain_by)
+				end_sub(x);
 			if (x->sub_done && !x->held && x->t.live == 0)
 				break;
 			if (now_ms() >= stop_by) {
@@ -391,8 +411,7 @@ int bridge_export(const struct bridge_opts *o)
 	printf("%s: %s serves NATS subject '%s'%s%s at %s: ready\n", prog, endpoint_str(&o->cfg),
 	       o->subject, o->queue ? " in queue group " : "", o->queue ? o->queue : "", url);
 	status = run(&x);
-	if (!atomic_load(&x.ev.closed) && natsConnection_FlushTimeout(x.nc, 2000) != NATS_OK)
-		errorf("NATS did not confirm the last replies in 2 s");
+	bridge_nats_finish(x.nc, &x.ev);
 	if (bridge_stop)
 		fprintf(stderr, "%s: %s: stopped\n", prog, strsignal(bridge_stop));
 	print_counters(&x);

@@ -432,8 +432,7 @@ int bridge_import(const struct bridge_opts *o)
 	       o->subject, url);
 	x->status = 0;
 	run(x);
-	if (!atomic_load(&x->ev.closed) && natsConnection_FlushTimeout(x->nc, 2000) != NATS_OK)
-		errorf("NATS did not confirm the last messages in 2 s");
+	bridge_nats_finish(x->nc, &x->ev);
 	if (bridge_stop)
 		fprintf(stderr, "%s: %s: stopped\n", prog, strsignal(bridge_stop));
 	print_counters(x);

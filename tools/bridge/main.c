@@ -335,6 +335,25 @@ natsStatus bridge_nats_error_reply(natsConnection *nc, const char *subject, cons
 	return natsConnection_Publish(nc, subject, buf, (int)n);
 }
 
+int bridge_nats_up(natsConnection *nc)
+{
+	return natsConnection_Status(nc) == NATS_CONN_STATUS_CONNECTED;
+}
+
+void bridge_nats_finish(natsConnection *nc, struct nats_events *ev)
+{
+	if (atomic_load(&ev->closed))
+		return;
+	if (!bridge_nats_up(nc)) {
+		int b = natsConnection_Buffered(nc);
+		if (b > 0)
+			errorf("NATS is away: %d bytes published since it left are lost", b);
+		return;
+	}
+	if (natsConnection_FlushTimeout(nc, 2000) != NATS_OK)
+		errorf("NATS did not confirm the last messages in 2 s");
+}
+
 void bridge_nats_close(natsConnection *nc)
 {
 	atomic_store(&closing, 1);
