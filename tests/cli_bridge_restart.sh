@@ -22,7 +22,7 @@
 #     side takes to resubscribe: requests that come before it are answered
 #     "no responders" at once, explicitly; the count is printed;
 #   - the bridge counted the loss and the reconnect, accounts for every
-#     request it took (replies + error replies + unpublishable = requests),
+#     request it took (requests = replies + error replies [+ unanswered]),
 #     and stops with exit 0 on SIGTERM.
 # Then NATS goes away for good: both bridges give up after their bounded
 # reconnects, exit 1 and print their counters; import answers the requests
@@ -79,7 +79,7 @@ check_bridge() {
 	local r
 	[ "$(counter "$1" disconnects)" -ge 1 ] && [ "$(counter "$1" reconnects)" -ge 1 ] ||
 		fail "$2: no disconnect/reconnect counted: $(grep counters "$1")"
-	r=$(($(counter "$1" replies) + $(counter "$1" error_replies) + $(counter0 "$1" publish_failed)))
+	r=$(($(counter "$1" replies) + $(counter "$1" error_replies) + $(counter0 "$1" unanswered)))
 	[ "$(counter "$1" requests)" -eq "$r" ] ||
 		fail "$2: requests not all accounted for: $(grep counters "$1")"
 }

@@ -42,7 +42,7 @@ struct ex {
 	char why[128];   /* reason given in error replies once failing */
 	struct {
 		uint64_t nats_in, requests, replies, oneway, timeouts, shmq_errors, too_large,
-			stopping, publish_failed, oneway_lost, server_msgs, abandoned;
+			stopping, publish_failed, oneway_lost, server_msgs, abandoned, unanswered;
 		int64_t dropped;
 	} n;
 };
@@ -127,7 +127,6 @@ static int forward(struct ex *x, natsMsg *m, int tmo)
 	}
 	p->reply = r;
 	ptable_set_id(&x->t, p, id);
-	x->n.requests++;
 	return 0;
 }
 
@@ -162,6 +161,9 @@ static int pump_requests(struct ex *x, int nats_tmo, int shmq_tmo)
 			x->held = m;
 			break;
 		}
+		const char *reply = natsMsg_GetReply(m);
+		if (reply && *reply)
+			x->n.requests++; /* = replies + error_replies + unanswered, in the end */
 		natsMsg_Destroy(m);
 		n++;
 		shmq_tmo = 0;
@@ -188,10 +190,9 @@ static int pump_replies(struct ex *x, int tmo)
 		struct pend *p = ptable_by_id(&x->t, m.id);
 		if (!p)
 			continue; /* cannot be: abandoned requests' replies are discarded by shmq */
-		if (natsConnection_Publish(x->nc, p->reply, x->buf, (int)r) == NATS_OK)
-			x->n.replies++;
-		else
-			x->n.publish_failed++;
+		x->n.replies++;
+		if (natsConnection_Publish(x->nc, p->reply, x->buf, (int)r) != NATS_OK)
+			x->n.publish_failed++; /* its requester times out */
 		ptable_del(&x->t, p);
 		n++;
 	}
@@ -215,7 +216,7 @@ static void fail_one(struct ex *x, struct pend *p, const char *reason, uint64_t 
 {
 	if (!x->fatal)
 		shmq_client_cancel(x->c, p->id);
-	if (!atomic_load(&x->ev.closed))
+	if (!atomic_load(&x->ev.closed)) /* else counted as unanswered */
 		error_reply(x, p->reply, reason);
 	(*counter)++;
 	ptable_del(&x->t, p);
@@ -302,14 +303,15 @@ static void print_counters(struct ex *x)
 	fprintf(stderr,
 		"%s: counters: nats_in=%llu requests=%llu replies=%llu oneway=%llu "
 		"error_replies=%llu (timeout=%llu shmq=%llu too_large=%llu stopping=%llu) "
-		"publish_failed=%llu oneway_lost=%llu nats_dropped=%lld abandoned=%llu "
+		"unanswered=%llu publish_failed=%llu oneway_lost=%llu nats_dropped=%lld abandoned=%llu "
 		"server_msgs=%llu disconnects=%llu reconnects=%llu\n",
 		prog, (unsigned long long)x->n.nats_in, (unsigned long long)x->n.requests,
 		(unsigned long long)x->n.replies, (unsigned long long)x->n.oneway,
 		(unsigned long long)(x->n.timeouts + x->n.shmq_errors + x->n.too_large + x->n.stopping),
 		(unsigned long long)x->n.timeouts, (unsigned long long)x->n.shmq_errors,
 		(unsigned long long)x->n.too_large, (unsigned long long)x->n.stopping,
-		(unsigned long long)x->n.publish_failed, (unsigned long long)x->n.oneway_lost,
+		(unsigned long long)x->n.unanswered, (unsigned long long)x->n.publish_failed,
+		(unsigned long long)x->n.oneway_lost,
 		(long long)x->n.dropped, (unsigned long long)x->n.abandoned,
 		(unsigned long long)x->n.server_msgs,
 		(unsigned long long)atomic_load(&x->ev.disconnects),
@@ -346,7 +348,7 @@ static int run(struct ex *x)
 	for (;;) {
 		if (atomic_load(&x->ev.closed)) {
 			/* No NATS: nothing can be answered any more. */
-			fail_all(x, "NATS connection closed", &x->n.publish_failed);
+			fail_all(x, "NATS connection closed", &x->n.unanswered);
 			return 1;
 		}
 		if (bridge_stop && !stopping) {

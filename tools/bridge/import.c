@@ -128,6 +128,7 @@ static void handle(struct im *x, const shmq_msg *m)
 			x->n.oneway++;
 		return;
 	}
+	x->n.requests++; /* = replies + error_replies, once all is done */
 	if (x->failing) {
 		error_reply(x, m, x->why, &x->n.failed);
 		return;
@@ -152,7 +153,6 @@ static void handle(struct im *x, const shmq_msg *m)
 		error_reply(x, m, why, &x->n.nats_errors);
 		return;
 	}
-	x->n.requests++;
 }
 
 static int same_client(shmq_client_id a, shmq_client_id b)
