@@ -137,10 +137,10 @@ wait_for "$TMP/silent.out" '^ready$' 5000 "$SIL" || fail "silent responder not r
 [ "$(tally "$TMP/to.out" error)" = 50 ] || fail "timeout: not 50 error replies: $(cat "$TMP/to.out")"
 grep -q 'no reply from NATS subject .t.nobody. in 500 ms' "$TMP/to.err" || fail "timeout: reason not given"
 # Requests still outstanding when SIGTERM comes are answered before exit.
-"$SPEER" request --name "$N2" -n 10 --window 10 --max-len 100 >"$TMP/term.out" 2>"$TMP/term.err" &
+"$SPEER" request --name "$N2" -n 10 --window 10 --max-len 100 --first 5000 >"$TMP/term.out" 2>"$TMP/term.err" &
 TC=$!
 PIDS+=("$TC")
-wait_for "$TMP/silent.out" '^req 9$' 5000 || fail "SIGTERM: requests did not reach the responder"
+wait_for "$TMP/silent.out" '^req 5009$' 5000 || fail "SIGTERM: requests did not reach the responder"
 stop "$IM2"
 [ "$STATUS" -eq 0 ] || fail "import bridge exited $STATUS on SIGTERM"
 wait_exit "$TC" 5000

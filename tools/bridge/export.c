@@ -300,6 +300,7 @@ static int subscribe(struct ex *x)
 
 static void print_counters(struct ex *x)
 {
+	uint64_t errs = x->n.timeouts + x->n.shmq_errors + x->n.too_large + x->n.stopping;
 	fprintf(stderr,
 		"%s: counters: nats_in=%llu requests=%llu replies=%llu oneway=%llu "
 		"error_replies=%llu (timeout=%llu shmq=%llu too_large=%llu stopping=%llu) "
@@ -307,7 +308,7 @@ static void print_counters(struct ex *x)
 		"server_msgs=%llu disconnects=%llu reconnects=%llu\n",
 		prog, (unsigned long long)x->n.nats_in, (unsigned long long)x->n.requests,
 		(unsigned long long)x->n.replies, (unsigned long long)x->n.oneway,
-		(unsigned long long)(x->n.timeouts + x->n.shmq_errors + x->n.too_large + x->n.stopping),
+		(unsigned long long)errs,
 		(unsigned long long)x->n.timeouts, (unsigned long long)x->n.shmq_errors,
 		(unsigned long long)x->n.too_large, (unsigned long long)x->n.stopping,
 		(unsigned long long)x->n.unanswered, (unsigned long long)x->n.publish_failed,

@@ -304,6 +304,8 @@ static void idle_wait(struct im *x)
 
 static void print_counters(struct im *x)
 {
+	uint64_t errs = x->n.timeouts + x->n.no_responders + x->n.nats_errors + x->n.too_large +
+			x->n.failed + x->n.stopping;
 	fprintf(stderr,
 		"%s: counters: requests=%llu replies=%llu oneway=%llu error_replies=%llu "
 		"(timeout=%llu no_responders=%llu nats=%llu too_large=%llu failed=%llu "
@@ -311,8 +313,7 @@ static void print_counters(struct im *x)
 		"disconnects=%llu reconnects=%llu\n",
 		prog, (unsigned long long)x->n.requests, (unsigned long long)x->n.replies,
 		(unsigned long long)x->n.oneway,
-		(unsigned long long)(x->n.timeouts + x->n.no_responders + x->n.nats_errors +
-				     x->n.too_large + x->n.failed + x->n.stopping),
+		(unsigned long long)errs,
 		(unsigned long long)x->n.timeouts, (unsigned long long)x->n.no_responders,
 		(unsigned long long)x->n.nats_errors, (unsigned long long)x->n.too_large,
 		(unsigned long long)x->n.failed, (unsigned long long)x->n.stopping,

@@ -320,12 +320,10 @@ natsConnection *bridge_nats_connect(const struct bridge_opts *o, struct nats_eve
 
 size_t bridge_error_payload(char *buf, size_t cap, const char *reason)
 {
-	size_t n = strlen(reason);
-	if (n > cap - BRIDGE_ERR_PREFIX_LEN)
-		n = cap - BRIDGE_ERR_PREFIX_LEN;
 	memcpy(buf, BRIDGE_ERR_PREFIX, BRIDGE_ERR_PREFIX_LEN);
-	memcpy(buf + BRIDGE_ERR_PREFIX_LEN, reason, n);
-	return BRIDGE_ERR_PREFIX_LEN + n;
+	int n = snprintf(buf + BRIDGE_ERR_PREFIX_LEN, cap - BRIDGE_ERR_PREFIX_LEN, "%s", reason);
+	size_t room = cap - BRIDGE_ERR_PREFIX_LEN - 1; /* snprintf keeps one for its NUL */
+	return BRIDGE_ERR_PREFIX_LEN + (n < 0 ? 0 : (size_t)n > room ? room : (size_t)n);
 }
 
 natsStatus bridge_nats_error_reply(natsConnection *nc, const char *subject, const char *reason)
