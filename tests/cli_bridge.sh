@@ -17,6 +17,8 @@
 #   5. Failures are answered, not dropped: no responders on the subject
 #      (error reply at once), a responder that never answers (error reply
 #      after --timeout), each request answered exactly once.
+#      export: a request too large for the endpoint, and requests queued at
+#      a shmq server that dies (SIGKILL), get error replies; export exits 1.
 #   6. SIGTERM: the bridges exit 0 with their counters; import removes its
 #      endpoint; what they had taken is answered first.
 # Usage: cli_bridge.sh path/to/shmq   (exit 0 pass, 1 fail, 77 skip)
@@ -148,6 +150,39 @@ wait_exit "$TC" 5000
 [ "$(counter "$TMP/im2.err" timeout)" = 60 ] || fail "import counters: $(grep counters "$TMP/im2.err")"
 [ "$(counter "$TMP/im2.err" no_responders)" = 50 ] || fail "import counters: $(grep counters "$TMP/im2.err")"
 echo "cli_bridge: no responders and timeouts answered with error replies, also at SIGTERM"
+
+# export: too large for the endpoint, and the shmq server dying under it.
+K2=$(test_key 2)
+KEYS+=("$K2")
+"$SHMQ" server --key "$K2" --ring-size 4096 --quiet >"$TMP/srv2.out" 2>"$TMP/srv2.err" &
+SRV2=$!
+PIDS+=("$SRV2")
+wait_for "$TMP/srv2.out" 'Waiting for client' 5000 "$SRV2" || fail "second shmq server did not start"
+"$BRIDGE" export --key "$K2" --subject t.small --nats "$URL" >"$TMP/ex2.out" 2>"$TMP/ex2.err" &
+EX2=$!
+PIDS+=("$EX2")
+wait_for "$TMP/ex2.out" 'ready$' 5000 "$EX2" || fail "second export bridge not ready"
+"$NPEER" request --url "$URL" --subject t.small -n 200 --window 8 --max-len 4000 --seed 13 \
+	>"$TMP/big.out" 2>"$TMP/big.err" || fail "too large: $(cat "$TMP/big.out")"
+[ "$(tally "$TMP/big.out" ok)" -gt 0 ] && [ "$(tally "$TMP/big.out" error)" -gt 0 ] &&
+	[ $(($(tally "$TMP/big.out" ok) + $(tally "$TMP/big.out" error))) -eq 200 ] ||
+	fail "too large: not some ok and the rest error replies: $(cat "$TMP/big.out")"
+grep -q 'too large for the shmq endpoint' "$TMP/big.err" || fail "too large: reason not given"
+kill -STOP "$SRV2"
+"$NPEER" request --url "$URL" --subject t.small -n 10 --window 10 --max-len 100 --timeout 5000 \
+	>"$TMP/gone.out" 2>"$TMP/gone.err" &
+GR=$!
+PIDS+=("$GR")
+sleep 0.3 # the ten reach the stopped server's ring
+{ kill -9 "$SRV2"; wait "$SRV2"; } 2>/dev/null
+wait_exit "$GR" 8000
+[ "$(tally "$TMP/gone.out" error)" = 10 ] || fail "server gone: not 10 error replies: $(cat "$TMP/gone.out")"
+grep -q 'shmq endpoint gone' "$TMP/gone.err" || fail "server gone: reason not given: $(cat "$TMP/gone.err")"
+wait_exit "$EX2" 5000
+[ "$STATUS" -eq 1 ] || fail "server gone: export exited $STATUS, not 1"
+grep -q 'counters:' "$TMP/ex2.err" || fail "server gone: no counters"
+"$SHMQ" rm --force --key "$K2" >/dev/null 2>&1
+echo "cli_bridge: export: too large and server gone answered with error replies; exit 1"
 
 # ---- 6. SIGTERM ----------------------------------------------------------------
 stop "$IM"
