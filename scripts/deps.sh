@@ -13,9 +13,11 @@ if [ "${1:-}" = "--test" ]; then
 	# libzmq3-dev, libnng-dev: extra bench peers; cppcheck, clang-tidy: static
 	# analysis; procps: ipcs-like checks (ps); dpkg-dev, file, man-db: the
 	# Debian packages (tests/suites/deb.sh: dpkg-shlibdeps, man -w); groff-base:
-	# man page lint (tests/man_check.sh).
+	# man page lint (tests/man_check.sh); libnats-dev, nats-server: shmq-bridge
+	# and its tests against a real NATS server.
 	need+=(clang libclang-rt-dev g++ pkg-config python3 gnuplot-nox libzmq3-dev libnng-dev
-	       cppcheck clang-tidy procps util-linux dpkg-dev file man-db groff-base)
+	       cppcheck clang-tidy procps util-linux dpkg-dev file man-db groff-base
+	       libnats-dev nats-server)
 fi
 
 missing=()

@@ -46,5 +46,10 @@ int cmd_client(int argc, char **argv);
 int cmd_stat(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 int cmd_bench(int argc, char **argv); /* execs shmq-bench */
+int cmd_bridge(int argc, char **argv); /* execs shmq-bridge */
+/* Run the program exe (looked for beside this one, in libexec, bindir, PATH)
+ * with argv, argv[0] set to argv0: returns only on failure, -errno
+ * (-ENOENT: not found). */
+int exec_helper(const char *exe, char *argv0, char **argv);
 
 #endif

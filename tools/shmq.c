@@ -17,6 +17,7 @@ static const struct {
 	{ "bench", cmd_bench, "measure shmq against the other IPC transports" },
 	{ "stat", cmd_stat, "list endpoints, their clients and queues" },
 	{ "rm", cmd_rm, "remove a stale endpoint" },
+	{ "bridge", cmd_bridge, "bridge endpoints and NATS subjects (runs shmq-bridge)" },
 };
 
 static void usage(FILE *f)
