@@ -87,4 +87,19 @@ set(CPACK_COMPONENT_BENCH_DESCRIPTION
  sockets, shared memory with semaphores and, when built with them, ZeroMQ
  and nng, every message verified.")
 
+# shmq-bridge, where it was built: its own package, the only one that pulls
+# in libnats.
+if(TARGET shmq_bridge)
+  list(APPEND CPACK_COMPONENTS_ALL bridge)
+  set(CPACK_DEBIAN_BRIDGE_PACKAGE_NAME shmq-bridge)
+  set(CPACK_DEBIAN_BRIDGE_PACKAGE_SECTION net)
+  set(CPACK_COMPONENT_BRIDGE_DEPENDS tool lib)
+  set(CPACK_DEBIAN_BRIDGE_PACKAGE_SUGGESTS nats-server)
+  set(CPACK_COMPONENT_BRIDGE_DESCRIPTION
+    "shared-memory messaging between processes: the bridge to NATS
+ shmq-bridge, run as shmq bridge: a local shmq server served on a NATS
+ subject (export), or a NATS service offered as a local shmq endpoint
+ (import), with correlated requests, error replies and bounded reconnects.")
+endif()
+
 include(CPack)

@@ -26,13 +26,14 @@ for t in dpkg dpkg-deb dpkg-query dpkg-shlibdeps file cmake cpack cc pkg-config 
 done
 
 pkgs="libshmq1 libshmq-dev shmq shmq-bench"
+all_pkgs="$pkgs shmq-bridge" # shmq-bridge: only where libnats was found
 fails=0
 fail() { echo "deb: FAIL: $*" >&2; fails=$((fails + 1)); }
 ok() { echo "deb: ok: $*"; }
 installed() { dpkg-query -W -f='${db:Status-Status}\n' "$1" 2>/dev/null | grep -qvx 'not-installed'; }
 
 # Nothing of shmq on the system already: we would replace it, then remove it.
-for p in $pkgs; do
+for p in $all_pkgs; do
 	installed "$p" && { echo "deb: FAIL: package $p is installed already; remove it (dpkg -P $p) first" >&2; exit 1; }
 done
 arch=$(dpkg --print-architecture)
@@ -44,7 +45,7 @@ done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/shmq-deb.XXXXXX")
 cleanup() {
 	local p
-	for p in shmq-bench shmq libshmq-dev libshmq1; do
+	for p in shmq-bridge shmq-bench shmq libshmq-dev libshmq1; do
 		installed "$p" && dpkg -P "$p" >/dev/null 2>&1
 	done
 	rm -rf "$tmp"
@@ -68,6 +69,11 @@ for p in $pkgs; do
 	if [ -n "$deb" ]; then debs+=("$deb"); else fail "no package $p"; fi
 done
 [ $fails -eq 0 ] || exit 1
+bridge_deb=$(ls "$build"/packages/shmq-bridge_*_"$arch".deb 2>/dev/null | head -n 1)
+if [ -n "$bridge_deb" ]; then
+	debs+=("$bridge_deb")
+	pkgs="$pkgs shmq-bridge"
+fi
 ok "built $(cd "$build/packages" && echo *.deb) in $(($(date +%s) - start)) s"
 
 deps() { dpkg-deb -f "$1" Depends; }
@@ -125,6 +131,12 @@ loads() { # binary: the libshmq it loads, resolved (/lib may be a link to /usr/l
 }
 [ "$(shmq --version)" = "shmq $(dpkg-query -W -f='${Version}' shmq | sed 's/-[^-]*$//')" ] &&
 	ok "$(shmq --version)" || fail "shmq --version: $(shmq --version 2>&1)"
+if [ -n "$bridge_deb" ]; then
+	deps "$bridge_deb" | grep -q libnats && ok "shmq-bridge Depends: $(deps "$bridge_deb")" ||
+		fail "shmq-bridge Depends: $(deps "$bridge_deb"), want libnats"
+	shmq bridge --help >"$tmp/bridge.help" 2>&1 && ok "shmq bridge --help runs /usr/bin/shmq-bridge" ||
+		fail "shmq bridge --help: $(head -n 3 "$tmp/bridge.help")"
+fi
 shmq bench --list >"$tmp/bench.list" 2>&1 && [ "$(wc -l <"$tmp/bench.list")" -ge 15 ] &&
 	ok "shmq bench --list runs /usr/libexec/shmq/shmq-bench" ||
 	fail "shmq bench --list: $(head -n 3 "$tmp/bench.list")"
@@ -149,8 +161,8 @@ else
 fi
 
 # ---- remove, purge ------------------------------------------------------------------
-dpkg -r shmq-bench shmq libshmq-dev libshmq1 >"$tmp/dpkg.log" 2>&1 || { cat "$tmp/dpkg.log" >&2; fail "dpkg -r"; }
-dpkg -P shmq-bench shmq libshmq-dev libshmq1 >"$tmp/dpkg.log" 2>&1 || { cat "$tmp/dpkg.log" >&2; fail "dpkg -P"; }
+dpkg -r $(installed shmq-bridge && echo shmq-bridge) shmq-bench shmq libshmq-dev libshmq1 >"$tmp/dpkg.log" 2>&1 || { cat "$tmp/dpkg.log" >&2; fail "dpkg -r"; }
+dpkg -P $(dpkg-query -W shmq-bridge >/dev/null 2>&1 && echo shmq-bridge) shmq-bench shmq libshmq-dev libshmq1 >"$tmp/dpkg.log" 2>&1 || { cat "$tmp/dpkg.log" >&2; fail "dpkg -P"; }
 for p in $pkgs; do
 	installed "$p" && fail "$p still installed after dpkg -P"
 done
