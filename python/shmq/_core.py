@@ -31,6 +31,7 @@ MAX_INFLIGHT = _lib.SHMQ_MAX_INFLIGHT
 # Python's signal handlers (KeyboardInterrupt) run in between: ctypes releases
 # the GIL during a call, but a handler only runs when the call returns.
 _SLICE_MS = 50
+_BUSY_SLICE_MS = 10  # a busy-poller's call never sleeps, so no signal cuts it short
 _NOWAIT = -1.0  # deadline meaning timeout=0: one non-blocking try
 _EINTR, _ETIMEDOUT, _EAGAIN, _EMSGSIZE = errno.EINTR, errno.ETIMEDOUT, errno.EAGAIN, errno.EMSGSIZE
 _monotonic = time.monotonic
@@ -158,8 +159,9 @@ class _Handle:
         self._executor = None
         self._msg = _lib.shmq_msg()
 
-    def _open(self, ptr, max_msg):
+    def _open(self, ptr, max_msg, spin_us):
         self._ptr = ptr
+        self._slice = _BUSY_SLICE_MS if spin_us >= _SLICE_MS * 1000 else _SLICE_MS
         self._max = max_msg
         # A view's memory: an array type as large as any message; views are
         # cut to each message's length (nothing reads beyond it).
@@ -199,10 +201,10 @@ class _Handle:
             if self._attention:
                 self._between()
             if deadline is None:
-                ms = _SLICE_MS
+                ms = self._slice
             else:
                 left = deadline - _monotonic()
-                ms = 0 if left <= 0 else min(_SLICE_MS, math.ceil(left * 1000))
+                ms = 0 if left <= 0 else min(self._slice, math.ceil(left * 1000))
             rc = call(ms)
             if rc >= 0:
                 return rc
@@ -424,7 +426,7 @@ class Server(_Handle):
             raise error(rc, "shmq_server_create")
         self._shutdown_pending = False
         self._slots = cfg.slots
-        self._open(p.value, lib.shmq_server_max_msg(p.value))
+        self._open(p.value, lib.shmq_server_max_msg(p.value), cfg.spin_us)
 
     def _between(self):
         self._attention = False
@@ -597,7 +599,7 @@ class Client(_Handle):
                     (rc in (-errno.ENOENT, -errno.ECONNREFUSED) and spent < wait)):
                 raise error(rc, "shmq_client_connect")
             time.sleep(0.005)
-        self._open(p.value, lib.shmq_client_max_msg(p.value))
+        self._open(p.value, lib.shmq_client_max_msg(p.value), cfg.spin_us)
 
     def send(self, data, timeout=None):
         """One-way message to the server."""
