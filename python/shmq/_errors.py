@@ -33,7 +33,8 @@ class Disconnected(Error, ConnectionError):
 
 
 class BrokenPipe(Disconnected, BrokenPipeError):
-    """-EPIPE (client): the server closed or died."""
+    """-EPIPE (client): the server closed or died (or, when sending, is
+    shutting down)."""
 
 
 class ConnectionRefused(Disconnected, ConnectionRefusedError):
@@ -50,8 +51,8 @@ class NotConnected(Disconnected):
 
 class Shutdown(Error):
     """-ESHUTDOWN: (server) shutdown() was called and every message sent
-    before it has been received; (connect, send) the server is shutting
-    down."""
+    before it has been received; (connect) the server is shutting down. (A
+    client that sends to a server shutting down gets BrokenPipe.)"""
 
 
 class MessageTooLarge(Error):

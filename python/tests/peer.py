@@ -8,8 +8,9 @@
       of the server's own (b"push-0"...) before answering b"pushed";
       anything else is echoed. One-way messages are counted. SIGTERM shuts
       the server down (shmq.Server.shutdown from the signal handler); once
-      it has drained (a sleep is cut short), it prints "received COUNT CRC32" of the one-way
-      messages and exits 0.
+      it has drained (a sleep is cut short), it prints "received COUNT CRC32
+      SLOT.GEN=CRC32,..." of the one-way messages (all, and per client, in
+      the order received) and exits 0.
   peer.py stall (--name N | --key K)
       A server that never receives; SIGTERM closes it.
   peer.py ki WHAT (--name N | --key K)
@@ -40,12 +41,13 @@ def serve(a):
         server.shutdown()
     signal.signal(signal.SIGTERM, on_term)
     print("ready", flush=True)
-    count, crc, held = 0, 0, []
+    count, crc, held, per = 0, 0, [], {}
     with server:
         for msg in server:
             if not msg.is_request:
                 count += 1
                 crc = zlib.crc32(msg.data, crc)
+                per[msg.from_] = zlib.crc32(msg.data, per.get(msg.from_, 0))
                 continue
             d = msg.data
             if d.startswith(b"sleep:"):
@@ -66,7 +68,8 @@ def serve(a):
                 server.reply(msg, b"pushed", timeout=5)
             else:
                 server.reply(msg, d, timeout=5)
-    print("received %d %d" % (count, crc), flush=True)
+    print("received %d %d %s" % (count, crc, ",".join(
+        "%d.%d=%d" % (k.slot, k.gen, v) for k, v in sorted(per.items()))), flush=True)
 
 
 def stall(a):

@@ -60,7 +60,9 @@ def test_one_way_messages_counted_exactly(ep1, peer):
         crc = 0
         for m in msgs:
             crc = zlib.crc32(m, crc)
-        assert p.readline(10) == "received %d %d" % (len(msgs), crc)
+        cid = c.client_id
+        assert p.readline(10) == "received %d %d %d.%d=%d" % (len(msgs), crc, cid.slot, cid.gen,
+                                                             crc)
         assert p.wait() == 0
 
 
