@@ -11,9 +11,10 @@ if [ "${1:-}" = "--test" ]; then
 	# clang + its runtime: ASan/UBSan builds and libFuzzer; g++ and pkg-config:
 	# the installed-library check; python3: JSON checks; gnuplot: bench plots;
 	# libzmq3-dev, libnng-dev: extra bench peers; cppcheck, clang-tidy: static
-	# analysis; procps: ipcs-like checks (ps).
+	# analysis; procps: ipcs-like checks (ps); python3-pytest: the Python
+	# package's tests (tests/suites/python.sh).
 	need+=(clang libclang-rt-dev g++ pkg-config python3 gnuplot-nox libzmq3-dev libnng-dev
-	       cppcheck clang-tidy procps util-linux)
+	       cppcheck clang-tidy procps util-linux python3-pytest)
 fi
 
 missing=()
