@@ -5,6 +5,7 @@ import concurrent.futures
 import ctypes
 import errno
 import functools
+import gc
 import math
 import os
 import sys
@@ -359,7 +360,9 @@ class View:
                 "shmq: cannot release the view while a buffer exported from it is "
                 "alive (%s); drop it first" % e) from None
         if self._arr is not None and self._refs is not None and \
-                _getrefcount(self._arr) != self._refs:
+                _getrefcount(self._arr) != self._refs and \
+                (gc.collect() or True) and _getrefcount(self._arr) != self._refs:
+            # (A slice may be garbage in a reference cycle: collect first.)
             raise BufferError(
                 "shmq: cannot release the view while a slice or memoryview of it is "
                 "alive; delete it first (or keep a copy: bytes(view[a:b]))")

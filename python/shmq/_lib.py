@@ -140,7 +140,7 @@ def load():
             tried.append("%s: %s" % (how, e))
             continue
         _declare(lib)
-        lib.shmq_path = path
+        lib.shmq_path = os.path.abspath(path) if os.sep in path else path
         return lib
     raise ImportError(
         "shmq: cannot load libshmq (" + "; ".join(tried) + "). Build it "

@@ -93,7 +93,7 @@ def ep1():
 def env():
     e = dict(os.environ)
     e["PYTHONPATH"] = PYDIR + (os.pathsep + e["PYTHONPATH"] if e.get("PYTHONPATH") else "")
-    e.setdefault("SHMQ_LIBRARY", shmq.library_path())
+    e["SHMQ_LIBRARY"] = shmq.library_path()  # the very library the tests use
     return e
 
 

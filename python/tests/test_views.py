@@ -155,3 +155,17 @@ def test_client_views(pair):
     with pytest.raises(ValueError):
         v[0]
     assert c.stats().inflight == 0
+
+
+def test_release_collects_garbage_slices(pair):
+    s, c = pair
+    c.send(b"cycle", timeout=1)
+    v = s.recv_view(timeout=1)
+
+    class Box:
+        pass
+    b = Box()
+    b.me, b.part = b, v[0:2]  # garbage once b is dropped, but not freed
+    del b
+    v.release()
+    assert v.released
