@@ -13,7 +13,7 @@ import threading
 import time
 import weakref
 from _thread import get_ident as _get_ident
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 from . import _errors, _lib
 from ._errors import Error, Shutdown, Timeout, InProgress, error
