@@ -34,7 +34,11 @@ def _project():
         return tomllib.loads(text)["project"]
     except ImportError:  # Python < 3.11: the few plain keys we use
         sect = text.split("[project]", 1)[1].split("\n[", 1)[0]
-        return {k: v for k, v in re.findall(r'^([\w-]+)\s*=\s*"([^"]*)"', sect, re.M)}
+        out = {k: v for k, v in re.findall(r'^([\w-]+)\s*=\s*"([^"]*)"', sect, re.M)}
+        lic = re.search(r'^license\s*=\s*\{\s*text\s*=\s*"([^"]*)"', sect, re.M)
+        if lic:
+            out["license"] = lic.group(1)
+        return out
 
 
 def _names():
