@@ -14,10 +14,11 @@ if [ "${1:-}" = "--test" ]; then
 	# analysis; procps: ipcs-like checks (ps); dpkg-dev, file, man-db: the
 	# Debian packages (tests/suites/deb.sh: dpkg-shlibdeps, man -w); groff-base:
 	# man page lint (tests/man_check.sh); libnats-dev, nats-server: shmq-bridge
-	# and its tests against a real NATS server.
+	# and its tests against a real NATS server; python3-pytest: the Python
+	# package's tests (tests/suites/python.sh).
 	need+=(clang libclang-rt-dev g++ pkg-config python3 gnuplot-nox libzmq3-dev libnng-dev
 	       cppcheck clang-tidy procps util-linux dpkg-dev file man-db groff-base
-	       libnats-dev nats-server)
+	       libnats-dev nats-server python3-pytest)
 fi
 
 missing=()
