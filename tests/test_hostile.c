@@ -1197,8 +1197,14 @@ static void expect_outcome(struct hctx *h, int outcome, uint64_t t0)
 	}
 	wait_served(h->slot, me, 0);
 	if (outcome == EXPECT_BAN) {
-		/* The server writes BANNED before it stops listing us. */
-		uint32_t st = atomic_load(&h->ctl->state);
+		/* Usually the server writes BANNED before it stops listing us;
+		 * but a client that also left is unlisted (draining) as soon as
+		 * a rescan sees it, and banned when the drain reaches its
+		 * garbage: wait for that, with the ban's deadline. */
+		uint64_t end = now_ns() + (uint64_t)BAN_MS * 1000000u;
+		uint32_t st;
+		while ((st = atomic_load(&h->ctl->state)) != SLOT_BANNED && now_ns() < end)
+			usleep(200); /* polling what the server publishes, with a deadline */
 		if (st != SLOT_BANNED)
 			fprintf(stderr, "hostile: slot state %u after the ban\n", st);
 		CHECK_EQ(st, SLOT_BANNED);

@@ -11,7 +11,11 @@
 #include <sys/resource.h>
 
 #define WINDOW_MS 3000
-#define MAX_PCT	  1.0
+/* An idle wait wakes every 100 ms to check its peer; under the sanitizers
+ * each such wake costs several times as much (measured 0.4-0.7% here, 1.1%
+ * under ASan on a loaded 2-CPU VM). A busy-poller uses ~100% either way, so
+ * both bounds still catch one by far. */
+#define MAX_PCT	  (SANITIZED ? 3.0 : 1.0)
 
 static pid_t owner;
 static pid_t kids[2];
