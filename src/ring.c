@@ -179,19 +179,24 @@ int ring_peek(struct ring *r, struct ring_view *v)
 			r->pos += skip;
 			continue;
 		}
-		if ((type != 0 && type != REC_REQUEST && type != REC_REPLY) ||
-		    len > r->max_payload || rec_total(len, type) > r->size - off)
-			return -EPROTO;
-
+		uint32_t hsize = REC_HDR_SIZE;
 		uint64_t id = 0;
-		if (rec_has_id(type))
+		if (type) {
+			if (type != REC_REQUEST && type != REC_REPLY)
+				return -EPROTO;
+			hsize += REC_ID_SIZE;
+		}
+		uint32_t total = hsize + (uint32_t)align_up(len, REC_ALIGN);
+		if (len > r->max_payload || total > r->size - off)
+			return -EPROTO;
+		if (type)
 			id = __atomic_load_n(rec_id_lo(h), __ATOMIC_RELAXED) |
 			     (uint64_t)__atomic_load_n(rec_id_lo(h) + 1, __ATOMIC_RELAXED) << 32;
-		v->data = h + rec_hdr_size(type);
+		v->data = h + hsize;
 		v->len = len;
 		v->type = type;
 		v->id = id;
-		r->taken = rec_total(len, type);
+		r->taken = total;
 		return 0;
 	}
 	return -EPROTO;
