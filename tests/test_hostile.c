@@ -52,6 +52,7 @@
 #include <sys/syscall.h>
 
 #include "internal.h"
+#include "raw.h"
 #include "ring.h"
 
 #define RING	   4096u
@@ -202,63 +203,6 @@ static void *xmalloc(size_t n)
 	return p;
 }
 
-/* ---- raw access to a segment, as any process with the permission can --- */
-
-struct raw {
-	unsigned char *base;
-	size_t size;
-	int posix;
-	struct geometry g;
-};
-
-static void raw_map(struct raw *r, const shmq_config *cfg)
-{
-	*r = (struct raw){.posix = cfg->name != NULL};
-	if (cfg->name) {
-		char path[300];
-		snprintf(path, sizeof(path), "/dev/shm/%s", cfg->name);
-		/* A second open file description: closing it leaves the OFD
-		 * locks of this process's handles alone. */
-		int fd = open(path, O_RDWR | O_CLOEXEC);
-		CHECK(fd >= 0);
-		struct stat st;
-		CHECK(fstat(fd, &st) == 0);
-		r->size = (size_t)st.st_size;
-		void *p = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-		CHECK(p != MAP_FAILED);
-		close(fd);
-		r->base = p;
-	} else {
-		int id = shmget(cfg->key, 0, 0);
-		CHECK(id >= 0);
-		struct shmid_ds ds;
-		CHECK(shmctl(id, IPC_STAT, &ds) == 0);
-		void *p = shmat(id, NULL, 0);
-		CHECK(p != (void *)-1);
-		r->size = ds.shm_segsz;
-		r->base = p;
-	}
-	/* Our own geometry, from the config, checked against the header. */
-	r->g = (struct geometry){
-	    .slots = cfg->slots,
-	    .ring_size = (uint32_t)cfg->ring_size,
-	    .slots_offset = layout_slots_offset(),
-	    .slot_stride = layout_slot_stride((uint32_t)cfg->ring_size),
-	    .total = layout_total(cfg->slots, (uint32_t)cfg->ring_size),
-	};
-	struct geometry hg;
-	CHECK_EQ(seg_validate(r->base, r->size, &hg), 0);
-	CHECK(hg.slots == r->g.slots && hg.ring_size == r->g.ring_size && hg.total <= r->size);
-}
-
-static void raw_unmap(struct raw *r)
-{
-	if (r->posix)
-		munmap(r->base, r->size);
-	else
-		shmdt(r->base);
-	r->base = NULL;
-}
 
 static struct seg_header *raw_hdr(struct raw *r)
 {
